@@ -1,0 +1,1 @@
+"""ernest_rules: criteria language and mailing-list builder over Ernest exports."""

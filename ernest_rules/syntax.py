@@ -1,0 +1,123 @@
+"""Typed syntax tree of a rule, as produced by the parser.
+
+Every node carries the `Span` of the text it came from, so the checker can
+point at it. Names are kept as written; the checker resolves them against the
+catalog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal as TypingLiteral, Union
+
+
+@dataclass(frozen=True)
+class Span:
+    """Place of a node in the rule text: 1-based line and column, 0-based offsets."""
+
+    line: int
+    column: int
+    start: int
+    end: int
+
+    @property
+    def width(self) -> int:
+        return max(1, self.end - self.start)
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    span: Span
+
+
+LiteralType = TypingLiteral["text", "integer", "decimal", "boolean", "date"]
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: str | int | Decimal | bool | dt.date
+    type: LiteralType
+    span: Span
+
+
+@dataclass(frozen=True)
+class FieldPath:
+    parts: tuple[Name, ...]
+    span: Span
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(part.text for part in self.parts)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: FieldPath
+    operator: str  # one of = != < <= > >=
+    value: Literal
+    span: Span
+
+
+@dataclass(frozen=True)
+class Membership:
+    field: FieldPath
+    values: tuple[Literal, ...]
+    negated: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Emptiness:
+    field: FieldPath
+    negated: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class TextMatch:
+    field: FieldPath
+    mode: TypingLiteral["contains", "starts_with"]
+    value: Literal
+    span: Span
+
+
+@dataclass(frozen=True)
+class Truth:
+    """A bare boolean field used as a condition."""
+
+    field: FieldPath
+    span: Span
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Condition"
+    span: Span
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple["Condition", ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple["Condition", ...]
+    span: Span
+
+
+Condition = Union[Comparison, Membership, Emptiness, TextMatch, Truth, Not, And, Or]
+
+
+@dataclass(frozen=True)
+class Query:
+    """`<entity> where …`, or `<referent kind> of <entity> where …` when `through` is set."""
+
+    target: Name
+    through: Name | None
+    where: Condition | None
+    span: Span

@@ -1,0 +1,1 @@
+"""Package resource holding the Lark grammar of the criteria language."""
