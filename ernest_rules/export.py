@@ -1,0 +1,194 @@
+"""Reading an Ernest export: Parquet files or the French CSV export.
+
+`open_export` checks that every table and column of the catalog is present and
+exposes each table to DuckDB under its catalog name. Parquet files are read in
+place through views. CSV files are converted once into temporary tables with
+the catalog's types (`dd/mm/yyyy` dates, `Oui`/`Non` booleans, lists joined
+with ", "), so a value that does not fit its column stops the run with a
+message naming the file, the column and the value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from .catalog import Catalog, EntitySpec, default_catalog
+from .compile import quote_identifier
+from .errors import DataError, Problem
+from .i18n import Quoted, _
+
+logger = logging.getLogger("ernest_rules")
+
+DATA_ENV_VAR = "ERNEST_RULES_DATA"
+Form = Literal["parquet", "csv-fr"]
+
+# DuckDB type names accepted for each catalog type in a Parquet file.
+PARQUET_TYPES = {
+    "integer": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"),
+    "decimal": ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER"),
+    "text": ("VARCHAR",),
+    "boolean": ("BOOLEAN",),
+    "date": ("DATE",),
+    "timestamp": ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE"),
+    "list": ("VARCHAR[]",),
+}
+
+
+def quote_string(value: str) -> str:
+    """Quote a string as a SQL literal, for the file paths of CREATE VIEW (which takes no parameters)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def default_data_dir() -> Path:
+    """Return the export used when none is given: $ERNEST_RULES_DATA, else the bundled samples."""
+    if os.environ.get(DATA_ENV_VAR):
+        return Path(os.environ[DATA_ENV_VAR])
+    return Path(__file__).resolve().parent.parent / "samples" / "data"
+
+
+@dataclass
+class Export:
+    """An opened export: a DuckDB connection where each catalog table is readable by name."""
+
+    path: Path
+    form: Form
+    catalog: Catalog
+    connection: duckdb.DuckDBPyConnection
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def row_count(self, entity: EntitySpec) -> int:
+        return self.connection.execute(f"SELECT count(*) FROM {quote_identifier(entity.table)}").fetchone()[0]
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def find_form(path: Path, catalog: Catalog) -> tuple[Path, Form]:
+    """Locate the export files: `path` itself, or its `parquet/` (preferred) or `csv-fr/` folder."""
+    if not path.exists():
+        raise DataError(Problem(_("the data folder {path} does not exist: give an export folder with --data", path=Quoted(path))))
+    if not path.is_dir():
+        raise DataError(Problem(_("{path} is not a folder: give the folder that holds the export files", path=Quoted(path))))
+    for folder, form in ((path, "parquet"), (path, "csv-fr"), (path / "parquet", "parquet"), (path / "csv-fr", "csv-fr")):
+        suffix = ".parquet" if form == "parquet" else ".csv"
+        if folder.is_dir() and any((folder / f"{entity.table}{suffix}").is_file() for entity in catalog.entities):
+            return folder, form  # type: ignore[return-value]
+    raise DataError(Problem(_("no export found in {path}: expected files such as candidats.parquet or candidats.csv, or a parquet/ or csv-fr/ folder", path=Quoted(path))))
+
+
+def open_export(path: str | Path | None = None, catalog: Catalog | None = None, *,
+                connection: duckdb.DuckDBPyConnection | None = None) -> Export:
+    """Open an export folder and expose its tables to DuckDB; raise `DataError` naming what is missing."""
+    catalog = catalog or default_catalog()
+    started = time.perf_counter()
+    folder, form = find_form(Path(path) if path is not None else default_data_dir(), catalog)
+    connection = connection or duckdb.connect()
+    export = Export(folder, form, catalog, connection)
+    problems: list[Problem] = []
+    for entity in catalog.entities:
+        file = folder / f"{entity.table}.{'parquet' if form == 'parquet' else 'csv'}"
+        export.files[entity.name] = file
+        if not file.is_file():
+            problems.append(Problem(_("missing file {file} for the table {table}", file=Quoted(file), table=Quoted(entity.table))))
+            continue
+        try:
+            if form == "parquet":
+                _attach_parquet(connection, entity, file)
+            else:
+                _load_csv(connection, entity, file)
+        except DataError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise DataError(problems)
+    logger.info("opened %s export %s in %.3f s", form, folder, time.perf_counter() - started)
+    return export
+
+
+def _describe(connection: duckdb.DuckDBPyConnection, source_sql: str, file: Path) -> dict[str, str]:
+    try:
+        rows = connection.execute(f"DESCRIBE SELECT * FROM {source_sql}").fetchall()
+    except duckdb.Error as error:
+        raise DataError(Problem(_("cannot read {file}: {reason}", file=Quoted(file), reason=str(error).splitlines()[0]))) from None
+    return {row[0]: row[1] for row in rows}
+
+
+def _missing_columns(entity: EntitySpec, columns: dict[str, str], file: Path) -> list[Problem]:
+    return [Problem(_("the file {file} has no column {column}", file=Quoted(file), column=Quoted(name)))
+            for name in entity.columns() if name not in columns]
+
+
+def _attach_parquet(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, file: Path) -> None:
+    source = f"read_parquet({quote_string(str(file))})"
+    columns = _describe(connection, source, file)
+    problems = _missing_columns(entity, columns, file)
+    for name, field_type in entity.field_types().items():
+        found = columns.get(name)
+        if found is not None and not any(found.startswith(accepted) for accepted in PARQUET_TYPES[field_type]):
+            problems.append(Problem(_("the column {column} of {file} has type {found}; expected {expected}",
+                                      column=Quoted(name), file=Quoted(file), found=found, expected=PARQUET_TYPES[field_type][0])))
+    if problems:
+        raise DataError(problems)
+    connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(entity.table)} AS SELECT * FROM {source}")
+
+
+def _load_csv(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, file: Path) -> None:
+    source = f"read_csv({quote_string(str(file))}, delim=';', header=true, all_varchar=true, quote='\"', escape='\"')"
+    columns = _describe(connection, source, file)
+    problems = _missing_columns(entity, columns, file)
+    if problems:
+        raise DataError(problems)
+    types = entity.field_types()
+    selected = []
+    for name in columns:
+        column_type = types.get(name, "text")
+        selected.append(f"{_csv_conversion(quote_identifier(name), column_type, file, name)} AS {quote_identifier(name)}")
+    try:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_identifier(entity.table)} AS SELECT {', '.join(selected)} FROM {source}")
+    except duckdb.Error as error:
+        raise DataError(Problem(_("cannot read {file}: {reason}", file=Quoted(file), reason=_error_text(error)))) from None
+
+
+def _error_text(error: duckdb.Error) -> str:
+    text = str(error)
+    for prefix in ("Invalid Input Error: ", "Conversion Error: "):
+        text = text.replace(prefix, "")
+    return text.splitlines()[0]
+
+
+def _csv_conversion(column: str, column_type: str, file: Path, name: str) -> str:
+    """SQL turning one French-format CSV text column into the catalog type."""
+    if column_type == "text":
+        return column
+    if column_type == "list":
+        return f"CASE WHEN {column} IS NULL OR trim({column}) = '' THEN []::VARCHAR[] ELSE string_split({column}, ', ') END"
+    invalid = _("column {column}: {value} is not a valid {type}", column=Quoted(name), value="«VALUE»", type=_CSV_TYPE_WORDS[column_type])
+    # error() aborts the load; its text is rendered now, in the current language, with the value spliced in by SQL.
+    head, _sep, tail = invalid.render().partition("«VALUE»")
+    fail = f"error({quote_string(head)} || {quote_string(chr(34))} || {column} || {quote_string(chr(34))} || {quote_string(tail)})"
+    if column_type == "integer":
+        converted = f"TRY_CAST(trim({column}) AS BIGINT)"
+    elif column_type == "decimal":
+        converted = f"TRY_CAST(replace(trim({column}), ',', '.') AS DOUBLE)"
+    elif column_type == "date":
+        converted = f"CAST(try_strptime(trim({column}), '%d/%m/%Y') AS DATE)"
+    elif column_type == "timestamp":
+        converted = f"try_strptime(trim({column}), ['%d/%m/%Y %H:%M', '%d/%m/%Y %H:%M:%S', '%d/%m/%Y'])"
+    else:
+        converted = f"CASE lower(trim({column})) WHEN 'oui' THEN true WHEN 'non' THEN false WHEN 'true' THEN true WHEN 'false' THEN false END"
+    return f"CASE WHEN {column} IS NULL OR trim({column}) = '' THEN NULL ELSE coalesce({converted}, {fail}) END"
+
+
+_CSV_TYPE_WORDS = {
+    "integer": _("integer"),
+    "decimal": _("decimal number"),
+    "date": _("date (dd/mm/yyyy)"),
+    "timestamp": _("date and time (dd/mm/yyyy HH:MM)"),
+    "boolean": _("boolean (Oui or Non)"),
+}
