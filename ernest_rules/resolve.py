@@ -77,6 +77,12 @@ class Resolution:
         """Recipients as an Arrow table (columns of `RECIPIENT_COLUMNS`), in output order."""
         return self.connection.sql(f"SELECT * EXCLUDE (position) FROM {self.table} ORDER BY position").to_arrow_table()
 
+    def write(self, path: str | Path) -> int:
+        """Write the recipients to a .csv, .json or .parquet file; return how many were written."""
+        from .output import write_table
+
+        return write_table(self.connection, self.table, path)
+
     def excluded(self) -> pa.Table:
         """Rows left out, each with its reason, in section then id order."""
         return self.connection.sql(f"SELECT * FROM {self.excluded_table} ORDER BY section, entity, id, via").to_arrow_table()

@@ -1,0 +1,228 @@
+"""The `ernest-rules` command: check, sql, select, preview and export.
+
+Exit codes: 0 success, 2 a problem with the user's input (rule, list file,
+export, option), 1 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from . import __version__
+from .catalog import load_catalog
+from .compile import compile_rule
+from .errors import ErnestRulesError, Problem
+from .export import open_export
+from .i18n import _, detect_language, set_language, text
+from .resolve import resolve
+from .words import describe
+
+logger = logging.getLogger("ernest_rules")
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE = 0, 1, 2
+
+
+def N_(message: str) -> str:
+    """Mark an argparse message for extraction; argparse translates it through `_argparse_text`."""
+    return message
+
+
+# argparse builds these texts itself; listing them here puts them in the message catalog.
+ARGPARSE_MESSAGES = [
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+    N_("the following arguments are required: %s"), N_("unrecognized arguments: %s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("%(prog)s: error: %(message)s\n"),
+    N_("expected one argument"), N_("invalid %(type)s value: %(value)r"), N_("argument %(argument_name)s: %(message)s"),
+    N_("show program's version number and exit"),
+]
+
+
+def build_parser(lang: str) -> argparse.ArgumentParser:
+    def say(msgid: str) -> str:
+        return text(msgid, lang)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--lang", choices=["fr", "en"], help=say("language of messages (default: from $ERNEST_RULES_LANG or the locale)"))
+    common.add_argument("-v", "--verbose", action="store_true", help=say("log what is read and how long each stage takes"))
+    common.add_argument("--catalog", metavar="FILE", help=say("catalog JSON file describing another export layout"))
+
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", metavar="DIR",
+                      help=say("export folder (Parquet or French CSV); default: $ERNEST_RULES_DATA, else the bundled samples"))
+
+    parser = argparse.ArgumentParser(prog="ernest-rules", parents=[common],
+                                     description=say("Build Ernest mailing lists from rules over an export."))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    check = commands.add_parser("check", parents=[common], help=say("validate a rule and say it in words"))
+    check.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
+
+    sql = commands.add_parser("sql", parents=[common], help=say("print the SQL of a rule and its parameters"))
+    sql.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
+
+    select = commands.add_parser("select", parents=[common, data], help=say("list the rows a rule selects, with their count"))
+    select.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
+    select.add_argument("--limit", type=int, default=20, metavar="N", help=say("rows to show (default 20; 0 shows only the count)"))
+
+    preview = commands.add_parser("preview", parents=[common, data], help=say("show the recipients of a list file and a summary"))
+    preview.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
+    preview.add_argument("--limit", type=int, default=20, metavar="N", help=say("recipients to show (default 20)"))
+
+    export = commands.add_parser("export", parents=[common, data], help=say("write the recipients of a list file to CSV, JSON or Parquet"))
+    export.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
+    export.add_argument("--output", "-o", required=True, metavar="FILE", help=say("output file; its extension (.csv, .json, .parquet) sets the format"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        lang = detect_language(_language_option(argv))
+    except ValueError:
+        lang = "en"
+    set_language(lang)
+    _translate_argparse(lang)
+    parser = build_parser(lang)
+    try:
+        options = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_USAGE if exit_.code not in (0, None) else EXIT_OK
+    _configure_logging(options.verbose)
+    try:
+        return COMMANDS[options.command](options, lang)
+    except ErnestRulesError as error:
+        print(error.render(lang), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(text("interrupted", lang), file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as error:  # noqa: BLE001 - last resort: never show a traceback without -v
+        logger.debug("internal error", exc_info=True)
+        print(text("internal error: {error}. Run again with -v for details and report it.", lang, error=f"{type(error).__name__}: {error}"),
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _language_option(argv: list[str]) -> str | None:
+    for index, argument in enumerate(argv):
+        if argument == "--lang" and index + 1 < len(argv):
+            return argv[index + 1]
+        if argument.startswith("--lang="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def _translate_argparse(lang: str) -> None:
+    """Route argparse's own texts (usage, errors) through our French catalog."""
+    argparse._ = lambda message: text(message, lang) if message in ARGPARSE_MESSAGES else message  # type: ignore[attr-defined]
+    argparse.ngettext = lambda singular, plural, count: text(singular if count == 1 else plural, lang)  # type: ignore[attr-defined]
+
+
+def _configure_logging(verbose: bool) -> None:
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
+@contextmanager
+def progress(message: str) -> Iterator[None]:
+    """Show a spinner on an interactive terminal only (quiet in pipes and CI)."""
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+def _read_rule(argument: str) -> str:
+    return sys.stdin.read() if argument == "-" else argument
+
+
+def _catalog(options):
+    return load_catalog(options.catalog)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def run_check(options, lang: str) -> int:
+    started = time.perf_counter()
+    compiled = compile_rule(_read_rule(options.rule), _catalog(options))
+    logger.info("compiled in %.2f ms", (time.perf_counter() - started) * 1000)
+    print(text("valid rule", lang))
+    print(describe(compiled.checked, lang))
+    return EXIT_OK
+
+
+def run_sql(options, lang: str) -> int:
+    compiled = compile_rule(_read_rule(options.rule), _catalog(options))
+    print(compiled.rows_sql + ";")
+    print()
+    print(text("parameters:", lang))
+    print(json.dumps(compiled.params, ensure_ascii=False, indent=2, default=str))
+    return EXIT_OK
+
+
+def run_select(options, lang: str) -> int:
+    from .display import print_rows
+
+    catalog = _catalog(options)
+    compiled = compile_rule(_read_rule(options.rule), catalog)
+    _check_limit(options.limit)
+    with progress(text("reading the export…", lang)):
+        export = open_export(options.data, catalog)
+        started = time.perf_counter()
+        count = export.connection.execute(f"SELECT count(*) FROM ({compiled.keys_sql})", compiled.params or None).fetchone()[0]
+        logger.info("counted %d rows in %.3f s", count, time.perf_counter() - started)
+    print_rows(export, compiled, options.limit, lang)
+    print(text("{count} rows of {entity} match", lang, count=count, entity=compiled.entity.label(lang)))
+    return EXIT_OK
+
+
+def run_preview(options, lang: str) -> int:
+    from .display import print_recipients, print_summary
+
+    _check_limit(options.limit)
+    with progress(text("resolving the list…", lang)):
+        resolution = resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None)
+    print_recipients(resolution, options.limit, lang)
+    print_summary(resolution.report, lang)
+    return EXIT_OK
+
+
+def run_export(options, lang: str) -> int:
+    from .display import print_summary
+    from .output import output_format
+
+    output = Path(options.output)
+    output_format(output)
+    with progress(text("resolving the list…", lang)):
+        resolution = resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None)
+        count = resolution.write(output)
+    print_summary(resolution.report, lang)
+    print(text("{count} recipients written to {file}", lang, count=count, file=output))
+    return EXIT_OK
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 0:
+        raise ErnestRulesError(Problem(_("--limit must be 0 or more, not {value}", value=limit)))
+
+
+COMMANDS = {"check": run_check, "sql": run_sql, "select": run_select, "preview": run_preview, "export": run_export}
+

@@ -1,0 +1,67 @@
+"""Writing recipients to CSV (French Excel), JSON or Parquet with DuckDB's COPY.
+
+Rows go from DuckDB to the file without passing through Python objects. The
+file is written next to the target and renamed into place at the end, so a
+failed export never leaves a half-written file or destroys an earlier one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from .errors import ErnestRulesError, Problem
+from .export import quote_string
+from .i18n import Quoted, _
+
+FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
+
+# Sources as one readable text for CSV: "1:rule:candidats:2 | 3:manual:contacts:1287".
+SOURCES_TEXT = ("array_to_string(list_transform(sources, lambda s: s.section || ':' || s.via || ':' || s.entity || ':' || s.id), ' | ')")
+
+COLUMNS = "recipient_key, kind, entity, id, email, display_name, section"
+
+
+def output_format(path: Path) -> str:
+    """Return the format chosen by the file extension; raise for an unknown one."""
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise ErnestRulesError(Problem(_("cannot tell the output format from {file}: use a .csv, .json or .parquet file name",
+                                         file=Quoted(path)))) from None
+
+
+def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | Path) -> int:
+    """Write the recipients table to `path` in the format of its extension; return the row count."""
+    path = Path(path)
+    form = output_format(path)
+    if not path.parent.exists():
+        raise ErnestRulesError(Problem(_("the folder {folder} does not exist: create it or choose another output file",
+                                         folder=Quoted(path.parent))))
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        if form == "csv":
+            select = f"SELECT {COLUMNS}, {SOURCES_TEXT} AS sources FROM {table} ORDER BY position"
+            body = temporary + ".body"
+            connection.execute(f"COPY ({select}) TO {quote_string(body)} (FORMAT csv, HEADER true, DELIMITER ';')")
+            # A UTF-8 byte order mark makes Excel read the accents right.
+            with open(temporary, "wb") as target, open(body, "rb") as source:
+                target.write(b"\xef\xbb\xbf")
+                shutil.copyfileobj(source, target, 1 << 20)
+            os.unlink(body)
+        else:
+            select = f"SELECT {COLUMNS}, sources FROM {table} ORDER BY position"
+            options = "FORMAT json, ARRAY true" if form == "json" else "FORMAT parquet, COMPRESSION zstd"
+            connection.execute(f"COPY ({select}) TO {quote_string(temporary)} ({options})")
+        os.replace(temporary, path)
+    except (duckdb.Error, OSError) as error:
+        for leftover in (temporary, temporary + ".body"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+        raise ErnestRulesError(Problem(_("cannot write {file}: {reason}", file=Quoted(path), reason=str(error).splitlines()[0]))) from None
+    return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

@@ -1,0 +1,111 @@
+"""A checked rule said in words, in French or English (`ernest-rules check`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import syntax as s
+from .check import CheckedRule
+from .i18n import Message, Quoted, _, detect_language
+
+# (operator, is the field a list?) → phrase
+_COMPARISONS: dict[tuple[str, bool], Message] = {
+    ("=", False): _("{field} is {value}"),
+    ("!=", False): _("{field} is not {value}"),
+    ("=", True): _("{field} include {value}"),
+    ("!=", True): _("{field} do not include {value}"),
+    ("<", False): _("{field} is less than {value}"),
+    ("<=", False): _("{field} is at most {value}"),
+    (">", False): _("{field} is greater than {value}"),
+    (">=", False): _("{field} is at least {value}"),
+}
+
+_DATE_COMPARISONS: dict[str, Message] = {
+    "<": _("{field} is before {value}"),
+    "<=": _("{field} is on or before {value}"),
+    ">": _("{field} is after {value}"),
+    ">=": _("{field} is on or after {value}"),
+}
+
+
+def describe(rule: CheckedRule, lang: str | None = None) -> str:
+    """Return the rule in words, for example "candidates where talent pools include 'Dev'"."""
+    lang = detect_language(lang)
+    speaker = _Speaker(rule, lang)
+    if rule.kind is not None:
+        subject = _("{kind} of the {entity}", kind=rule.kind.label(lang), entity=rule.scope.label(lang)).render(lang)
+    else:
+        subject = rule.entity.label(lang)
+    if rule.query.where is None:
+        return _("all {subject}", subject=subject).render(lang)
+    return _("{subject} where {condition}", subject=subject, condition=speaker.say(rule.query.where, top=True)).render(lang)
+
+
+class _Speaker:
+    def __init__(self, rule: CheckedRule, lang: str):
+        self.rule = rule
+        self.lang = lang
+
+    def say(self, node: s.Condition, top: bool = False) -> str:
+        return getattr(self, "say_" + type(node).__name__.lower())(node, top)
+
+    def say_and(self, node: s.And, top: bool) -> str:
+        joiner = f" {_('and').render(self.lang)} "
+        return joiner.join(self.nested(operand) for operand in node.operands)
+
+    def say_or(self, node: s.Or, top: bool) -> str:
+        joiner = f" {_('or').render(self.lang)} "
+        text = joiner.join(self.nested(operand) for operand in node.operands)
+        return text if top else f"({text})"
+
+    def nested(self, node: s.Condition) -> str:
+        return self.say(node, top=False)
+
+    def say_not(self, node: s.Not, top: bool) -> str:
+        return _("not ({condition})", condition=self.say(node.operand, top=True)).render(self.lang)
+
+    def say_comparison(self, node: s.Comparison, top: bool) -> str:
+        resolved = self.rule.fields[node.field]
+        if resolved.spec.type in ("date", "timestamp") and node.operator in _DATE_COMPARISONS:
+            template = _DATE_COMPARISONS[node.operator]
+        else:
+            template = _COMPARISONS[(node.operator, resolved.spec.type == "list")]
+        return Message(template.msgid, {"field": self.field(node.field), "value": self.value(node.value)}).render(self.lang)
+
+    def say_membership(self, node: s.Membership, top: bool) -> str:
+        is_list = self.rule.fields[node.field].spec.type == "list"
+        if is_list:
+            template = _("{field} include none of {values}") if node.negated else _("{field} include one of {values}")
+        else:
+            template = _("{field} is none of {values}") if node.negated else _("{field} is one of {values}")
+        values = ", ".join(self.value(value) for value in node.values)
+        return Message(template.msgid, {"field": self.field(node.field), "values": values}).render(self.lang)
+
+    def say_emptiness(self, node: s.Emptiness, top: bool) -> str:
+        template = _("{field} is not empty") if node.negated else _("{field} is empty")
+        return Message(template.msgid, {"field": self.field(node.field)}).render(self.lang)
+
+    def say_textmatch(self, node: s.TextMatch, top: bool) -> str:
+        template = _("{field} contains {value}") if node.mode == "contains" else _("{field} starts with {value}")
+        return Message(template.msgid, {"field": self.field(node.field), "value": self.value(node.value)}).render(self.lang)
+
+    def say_truth(self, node: s.Truth, top: bool) -> str:
+        return _("{field} is true", field=self.field(node.field)).render(self.lang)
+
+    def field(self, path: s.FieldPath) -> str:
+        resolved = self.rule.fields[path]
+        labels = []
+        for relation in resolved.relations:
+            labels.append(relation.label_fr if self.lang == "fr" else relation.label_en)
+        labels.append(resolved.spec.label(self.lang))
+        return " › ".join(labels)
+
+    def value(self, literal: s.Literal) -> str:
+        value = literal.value
+        if literal.type == "boolean":
+            return (_("true") if value else _("false")).render(self.lang)
+        if isinstance(value, dt.date):
+            return value.strftime("%d/%m/%Y") if self.lang == "fr" else value.isoformat()
+        if literal.type == "text":
+            return Quoted(value).render(self.lang)
+        return str(value)
