@@ -65,6 +65,7 @@ class EntitySpec(_Model):
     email: str | None = None
     display: tuple[str, ...] = ()
     unsubscribed: str | None = Field(None, description="Boolean column that marks an opt-out.")
+    consent: str | None = Field(None, description="Boolean column that records consent to communications (RGPD).")
     fields: tuple[FieldSpec, ...]
     relations: tuple[RelationSpec, ...] = ()
 
@@ -74,7 +75,7 @@ class EntitySpec(_Model):
     def columns(self) -> list[str]:
         """Every column the catalog reads from this entity's table."""
         names = [self.key] + [spec.column for spec in self.fields] + [rel.column for rel in self.relations]
-        names += [name for name in (self.email, self.unsubscribed, *self.display) if name]
+        names += [name for name in (self.email, self.unsubscribed, self.consent, *self.display) if name]
         return list(dict.fromkeys(names))
 
     def field_types(self) -> dict[str, FieldType]:
@@ -87,8 +88,9 @@ class EntitySpec(_Model):
         for name in (self.email, *self.display):
             if name:
                 types.setdefault(name, "text")
-        if self.unsubscribed:
-            types.setdefault(self.unsubscribed, "boolean")
+        for name in (self.unsubscribed, self.consent):
+            if name:
+                types.setdefault(name, "boolean")
         return types
 
     def find_field(self, name: str) -> FieldSpec | None:
@@ -129,6 +131,18 @@ class KindSpec(_Model):
         return self.label_fr if lang == "fr" else self.label_en
 
 
+class PurposeSpec(_Model):
+    """Why a list is sent; it decides whether candidates need RGPD consent."""
+
+    name: str
+    requires_consent: bool
+    label_fr: str
+    label_en: str
+
+    def label(self, lang: str) -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
 class Catalog(_Model):
     """Entities, recipient kinds and the time zone of an export."""
 
@@ -136,6 +150,7 @@ class Catalog(_Model):
     timezone: str = "Europe/Paris"
     entities: tuple[EntitySpec, ...]
     kinds: tuple[KindSpec, ...]
+    purposes: tuple[PurposeSpec, ...] = ()
 
     @model_validator(mode="after")
     def _check_references(self) -> "Catalog":
@@ -172,6 +187,10 @@ class Catalog(_Model):
         if found is None:
             raise KeyError(name)
         return found
+
+    def find_purpose(self, name: str) -> PurposeSpec | None:
+        wanted = fold_name(name)
+        return next((purpose for purpose in self.purposes if fold_name(purpose.name) == wanted), None)
 
     def referent_kinds(self) -> list[KindSpec]:
         return [kind for kind in self.kinds if kind.through]

@@ -73,11 +73,21 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     select.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
     select.add_argument("--limit", type=int, default=20, metavar="N", help=say("rows to show (default 20; 0 shows only the count)"))
 
-    preview = commands.add_parser("preview", parents=[common, data], help=say("show the recipients of a list file and a summary"))
+    listing = argparse.ArgumentParser(add_help=False)
+    listing.add_argument("--suppression", action="append", metavar="FILE",
+                         help=say("file of addresses that must never be sent to (repeatable; default: $ERNEST_RULES_SUPPRESSION)"))
+    listing.add_argument("--allow-all", action="store_true",
+                         help=say("confirm sections that have no condition or select more than the allowed share of their kind"))
+    listing.add_argument("--max-share", type=float, metavar="RATIO",
+                         help=say("largest share (0 to 1) of a kind a section may select without --allow-all (default 0.75)"))
+    listing.add_argument("--include-excluded", action="store_true",
+                         help=say("also show or write the rows left out, with their reason"))
+
+    preview = commands.add_parser("preview", parents=[common, data, listing], help=say("show the recipients of a list file and a summary"))
     preview.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
     preview.add_argument("--limit", type=int, default=20, metavar="N", help=say("recipients to show (default 20)"))
 
-    export = commands.add_parser("export", parents=[common, data], help=say("write the recipients of a list file to CSV, JSON or Parquet"))
+    export = commands.add_parser("export", parents=[common, data, listing], help=say("write the recipients of a list file to CSV, JSON or Parquet"))
     export.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
     export.add_argument("--output", "-o", required=True, metavar="FILE", help=say("output file; its extension (.csv, .json, .parquet) sets the format"))
     return parser
@@ -194,13 +204,22 @@ def run_select(options, lang: str) -> int:
     return EXIT_OK
 
 
+def _resolve(options, lang: str):
+    if options.max_share is not None and not 0 < options.max_share <= 1:
+        raise ErnestRulesError(Problem(_("--max-share must be more than 0 and at most 1, not {value}", value=options.max_share)))
+    with progress(text("resolving the list…", lang)):
+        return resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None,
+                       suppression_files=options.suppression, allow_all=options.allow_all, max_share=options.max_share)
+
+
 def run_preview(options, lang: str) -> int:
-    from .display import print_recipients, print_summary
+    from .display import print_excluded, print_recipients, print_summary
 
     _check_limit(options.limit)
-    with progress(text("resolving the list…", lang)):
-        resolution = resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None)
+    resolution = _resolve(options, lang)
     print_recipients(resolution, options.limit, lang)
+    if options.include_excluded:
+        print_excluded(resolution, options.limit, lang)
     print_summary(resolution.report, lang)
     return EXIT_OK
 
@@ -211,11 +230,11 @@ def run_export(options, lang: str) -> int:
 
     output = Path(options.output)
     output_format(output)
-    with progress(text("resolving the list…", lang)):
-        resolution = resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None)
-        count = resolution.write(output)
+    resolution = _resolve(options, lang)
+    with progress(text("writing {file}…", lang, file=output)):
+        count = resolution.write(output, include_excluded=options.include_excluded)
     print_summary(resolution.report, lang)
-    print(text("{count} recipients written to {file}", lang, count=count, file=output))
+    print(text("{count} rows written to {file}", lang, count=count, file=output))
     return EXIT_OK
 
 

@@ -57,6 +57,24 @@ def print_recipients(resolution: Resolution, limit: int, lang: str) -> None:
     console().print(table)
 
 
+def print_excluded(resolution: Resolution, limit: int, lang: str) -> None:
+    """Show the rows left out, each with its reason."""
+    if limit == 0:
+        return
+    rows = resolution.connection.execute(
+        f"SELECT section, kind, id, address, reason, duplicate_of FROM {resolution.tables.excluded} "
+        f"ORDER BY section, entity, id, via, reason LIMIT {int(limit)}").fetchall()
+    table = Table(title=text("Left out", lang))
+    for heading in ("section", text("kind", lang), "id", text("email", lang), text("reason", lang)):
+        table.add_column(heading)
+    for section, kind, key, address, reason, winner in rows:
+        because = REASON_TEXT[reason].render(lang)
+        if winner:
+            because = text("{reason} ({winner})", lang, reason=because, winner=winner)
+        table.add_row(str(section), kind, str(key), _cell(address), because)
+    console().print(table)
+
+
 def print_summary(report: Report, lang: str) -> None:
     out = console()
     out.print(text("List: {title}", lang, title=report.title))
@@ -68,14 +86,23 @@ def print_summary(report: Report, lang: str) -> None:
         sections.add_row(str(section.index), section.kind, str(section.rule_matches) if section.rule else "-",
                          f"{section.manual_found}/{section.manual_given}" if section.manual_given else "-", str(section.recipients))
     out.print(sections)
+    if report.consent_required:
+        out.print(text("Candidates without RGPD consent are left out (purpose: {purpose})", lang,
+                       purpose=report.purpose or text("none given", lang)))
+    if report.suppressed_addresses:
+        out.print(text("Suppression lists: {count} addresses", lang, count=report.suppressed_addresses))
     out.print(text("Recipients: {count}", lang, count=report.recipients))
     out.print(text("Duplicates merged: {count}", lang, count=report.duplicates_merged))
     out.print(text("Unreachable (no usable address): {count}", lang, count=report.unreachable))
     for reason, count in report.excluded.items():
+        if reason == "duplicate":
+            continue
         out.print(text("Left out, {reason}: {count}", lang, reason=REASON_TEXT[reason].render(lang), count=count))
     for issue in report.manual_id_issues:
         out.print(text("Manual id {id} in section {section}: {reason}", lang, id=issue.id, section=issue.section,
                        reason=REASON_TEXT[issue.reason].render(lang)))
+    for missing in report.exclusion_id_issues:
+        out.print(text("Excluded id {id} of {entity}: not found in the export", lang, id=missing.id, entity=missing.entity))
 
 
 def _cell(value) -> str:

@@ -93,3 +93,7 @@ class DataError(ErnestRulesError):
 
 class ListDefinitionError(ErnestRulesError):
     """A list definition (TOML or JSON) is invalid."""
+
+
+class GuardError(ErnestRulesError):
+    """A section would mail the whole base, or too large a share of it, without explicit confirmation."""

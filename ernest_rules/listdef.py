@@ -11,7 +11,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -64,6 +64,18 @@ class ListDefinition(BaseModel):
     title: str = Field(min_length=1)
     description: str | None = None
     sections: list[Section] = Field(min_length=1)
+    purpose: str | None = Field(None, description="Purpose name from the catalog; none means consent is required.")
+    dedup: Literal["address", "person"] = "address"
+    exclude: dict[str, list[int | str]] = Field(default_factory=dict, description="Ids kept out, by kind or entity name.")
+    include_inactive_users: bool = False
+    max_share: float | None = Field(None, gt=0, le=1, description="Largest share of a kind a section may select without allow_all.")
+
+    @field_validator("exclude", mode="before")
+    @classmethod
+    def _exclude_ids(cls, value: Any) -> Any:
+        if isinstance(value, dict) and any(isinstance(item, (bool, float)) for ids in value.values() if isinstance(ids, list) for item in ids):
+            raise ValueError("manual_type")
+        return value
 
     @field_validator("title")
     @classmethod

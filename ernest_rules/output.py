@@ -35,8 +35,21 @@ def output_format(path: Path) -> str:
                                          file=Quoted(path)))) from None
 
 
+def write_resolution(resolution, path: str | Path, *, include_excluded: bool = False) -> int:
+    """Write a resolution's recipients, and with `include_excluded` the rows left out with their reason."""
+    tables = resolution.tables
+    if not include_excluded:
+        return write_table(resolution.connection, f"(SELECT {COLUMNS}, sources, position FROM {tables.recipients})", path)
+    combined = (f"(SELECT {COLUMNS}, sources, 'included' AS status, NULL::VARCHAR AS reason, NULL::VARCHAR AS duplicate_of, position "
+                f"FROM {tables.recipients} "
+                f"UNION ALL SELECT NULL, x.kind, x.entity, x.id, x.address, NULL, x.section, NULL, 'excluded', x.reason, x.duplicate_of, "
+                f"(SELECT count(*) FROM {tables.recipients}) + row_number() OVER (ORDER BY x.section, x.entity, x.id, x.via, x.reason) "
+                f"FROM {tables.excluded} AS x)")
+    return write_table(resolution.connection, combined, path)
+
+
 def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | Path) -> int:
-    """Write the recipients table to `path` in the format of its extension; return the row count."""
+    """Write a table or parenthesised query with a `sources` and a `position` column to `path`; return the row count."""
     path = Path(path)
     form = output_format(path)
     if not path.parent.exists():
@@ -46,7 +59,7 @@ def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | P
     os.close(handle)
     try:
         if form == "csv":
-            select = f"SELECT {COLUMNS}, {SOURCES_TEXT} AS sources FROM {table} ORDER BY position"
+            select = f"SELECT * EXCLUDE (position, sources) REPLACE (CAST(id AS VARCHAR) AS id), {SOURCES_TEXT} AS sources FROM {table} ORDER BY position"
             body = temporary + ".body"
             connection.execute(f"COPY ({select}) TO {quote_string(body)} (FORMAT csv, HEADER true, DELIMITER ';')")
             # A UTF-8 byte order mark makes Excel read the accents right.
@@ -55,7 +68,7 @@ def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | P
                 shutil.copyfileobj(source, target, 1 << 20)
             os.unlink(body)
         else:
-            select = f"SELECT {COLUMNS}, sources FROM {table} ORDER BY position"
+            select = f"SELECT * EXCLUDE (position) FROM {table} ORDER BY position"
             options = "FORMAT json, ARRAY true" if form == "json" else "FORMAT parquet, COMPRESSION zstd"
             connection.execute(f"COPY ({select}) TO {quote_string(temporary)} ({options})")
         os.replace(temporary, path)
@@ -64,4 +77,4 @@ def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | P
             if os.path.exists(leftover):
                 os.unlink(leftover)
         raise ErnestRulesError(Problem(_("cannot write {file}: {reason}", file=Quoted(path), reason=str(error).splitlines()[0]))) from None
-    return connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return connection.execute(f"SELECT count(*) FROM {table} AS written").fetchone()[0]

@@ -8,24 +8,28 @@ from pydantic import BaseModel
 
 from .i18n import _
 
-ExclusionReason = Literal["missing_address", "invalid_address", "unsubscribed", "company_unsubscribed",
-                          "inactive_post", "inactive_user", "not_a_referent"]
-
 REASON_TEXT = {
     "missing_address": _("missing address"),
+    "several_addresses": _("several addresses in one field"),
     "invalid_address": _("invalid address"),
     "unsubscribed": _("unsubscribed"),
+    "suppressed": _("in a suppression list"),
     "company_unsubscribed": _("company unsubscribed"),
+    "manual_exclusion": _("excluded by hand"),
+    "no_consent": _("no RGPD consent"),
     "inactive_post": _("contact without an active post"),
     "inactive_user": _("inactive user"),
     "not_a_referent": _("not a referent of any offer for this kind"),
+    "duplicate": _("duplicate of another recipient"),
     "unknown": _("not found in the export"),
     "repeated": _("given more than once"),
 }
 
+UNREACHABLE_REASONS = ("missing_address", "several_addresses", "invalid_address")
+
 
 class SectionSummary(BaseModel):
-    """What one section contributed."""
+    """What one section contributed; `share` is the part of its kind the rule selects (0–1)."""
 
     index: int
     label: str
@@ -36,6 +40,7 @@ class SectionSummary(BaseModel):
     manual_found: int
     recipients: int
     first_source_of: int
+    share: float | None = None
 
 
 class IdIssue(BaseModel):
@@ -46,19 +51,31 @@ class IdIssue(BaseModel):
     reason: Literal["unknown", "repeated", "inactive_post", "inactive_user", "not_a_referent"]
 
 
+class ExclusionIssue(BaseModel):
+    """An id of the list's `exclude` table that is not in the export."""
+
+    entity: str
+    id: str
+
+
 class Report(BaseModel):
-    """Counts of a resolution; `excluded` maps each exclusion reason to its number of rows."""
+    """Counts of a resolution; `excluded` maps each reason (duplicates included) to its number of rows."""
 
     title: str
     description: str | None
     data: str
     form: str
+    purpose: str | None = None
+    consent_required: bool = True
+    dedup: str = "address"
     recipients: int
     duplicates_merged: int
     excluded: dict[str, int]
     sections: list[SectionSummary]
     manual_id_issues: list[IdIssue]
+    exclusion_id_issues: list[ExclusionIssue] = []
+    suppressed_addresses: int = 0
 
     @property
     def unreachable(self) -> int:
-        return self.excluded.get("missing_address", 0) + self.excluded.get("invalid_address", 0)
+        return sum(self.excluded.get(reason, 0) for reason in UNREACHABLE_REASONS)

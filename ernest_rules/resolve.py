@@ -1,18 +1,21 @@
-"""Stage 5: list definition → recipients, one row per recipient key, and a report.
+"""Stage 5: list definition → recipients, one row per recipient, and a report.
 
-Resolution runs as a few DuckDB statements over the export; rows never pass
-through Python objects. Its steps:
+Resolution runs as a few DuckDB statements over the export, and rows never
+pass through Python objects (except the rare unusual addresses, checked one by
+one). Its steps, with the SQL in `members`:
 
 1. Members: for each section, the rule's matches and the manual ids found in
-   the export, each joined to its entity row (address, display name).
-2. Row exclusions, the first that applies: missing address, invalid address,
-   unsubscribed (any row of the export with the same key has opted out),
-   company unsubscribed (contacts of an opted-out société), not eligible for
-   the kind (contact without an active post, inactive user, user who is not
-   that referent of any offer).
-3. Anti-doublon: the remaining rows are grouped by recipient key. The row of
-   the earliest section wins, then the lowest id, then manual before rule; the
-   recipient lists every source that brought it.
+   the export, each joined to its entity row (address, display name, consent).
+2. Guard: a section whose rule has no condition, or selects more than
+   `max_share` of its kind, needs `allow_all`.
+3. Exclusions: each row gets the first reason of `members.EXCLUSION_ORDER`
+   that applies. Opt-outs are absolute: an address unsubscribed in any table
+   of the export, or in a suppression list, is never sent to.
+4. Anti-doublon: the remaining rows are grouped by recipient key (the address)
+   or, with `dedup = "person"`, by person record. The row of the earliest
+   section wins, then the lowest id, then manual before rule; the recipient
+   lists every source that brought it, and the other rows are reported as
+   duplicates of the winner.
 """
 
 from __future__ import annotations
@@ -23,36 +26,28 @@ import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import duckdb
 import pyarrow as pa
 
-from .address import is_invalid_sql, is_missing_sql, recipient_key_sql
+from .address import address_sql, check_address, recipient_key_sql
 from .catalog import Catalog, EntitySpec, KindSpec
 from .compile import CompiledRule, compile_rule, quote_identifier
-from .errors import ErnestRulesError, ListDefinitionError, Problem
-from .export import Export, open_export, quote_string
+from .errors import ErnestRulesError, GuardError, ListDefinitionError, Problem
+from .export import Export, open_export
 from .i18n import Quoted, _
 from .listdef import ListDefinition, load_definition, validate_definition
-from .report import IdIssue, Report, SectionSummary
+from .members import (SectionPlan, Tables, excluded_sql, members_sql, recipients_sql, rows_sql, unchecked_keys_sql)
+from .report import ExclusionIssue, IdIssue, Report, SectionSummary
+from .suppression import collect_suppressed, default_suppression_files
 
 logger = logging.getLogger("ernest_rules")
 
 _run_numbers = itertools.count(1)
 
 MAX_LISTED_BAD_IDS = 20
-
-
-@dataclass
-class SectionPlan:
-    index: int
-    label: str
-    kind: KindSpec
-    entity: EntitySpec
-    rule: CompiledRule | None
-    manual: list[Any]
-    repeated: list[Any]
+DEFAULT_MAX_SHARE = 0.75
 
 
 @dataclass
@@ -61,56 +56,84 @@ class Resolution:
 
     definition: ListDefinition
     export: Export
-    table: str
-    excluded_table: str
+    tables: Tables
     report: Report
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
         return self.export.connection
 
+    @property
+    def table(self) -> str:
+        return self.tables.recipients
+
     def relation(self) -> duckdb.DuckDBPyRelation:
         """Recipients as a DuckDB relation, in output order."""
-        return self.connection.sql(f"SELECT * FROM {self.table} ORDER BY position")
+        return self.connection.sql(f"SELECT * EXCLUDE (position) FROM {self.tables.recipients} ORDER BY position")
 
     def recipients(self) -> pa.Table:
-        """Recipients as an Arrow table (columns of `RECIPIENT_COLUMNS`), in output order."""
-        return self.connection.sql(f"SELECT * EXCLUDE (position) FROM {self.table} ORDER BY position").to_arrow_table()
-
-    def write(self, path: str | Path) -> int:
-        """Write the recipients to a .csv, .json or .parquet file; return how many were written."""
-        from .output import write_table
-
-        return write_table(self.connection, self.table, path)
+        """Recipients as an Arrow table, in output order."""
+        return self.relation().to_arrow_table()
 
     def excluded(self) -> pa.Table:
-        """Rows left out, each with its reason, in section then id order."""
-        return self.connection.sql(f"SELECT * FROM {self.excluded_table} ORDER BY section, entity, id, via").to_arrow_table()
+        """Rows left out, each with its reason (and the winner for duplicates), in section then id order."""
+        return self.connection.sql(f"SELECT * FROM {self.tables.excluded} ORDER BY section, entity, id, via, reason").to_arrow_table()
+
+    def write(self, path: str | Path, *, include_excluded: bool = False) -> int:
+        """Write the recipients (and with `include_excluded` the rows left out) to .csv, .json or .parquet."""
+        from .output import write_resolution
+
+        return write_resolution(self, path, include_excluded=include_excluded)
 
 
 def resolve(definition: ListDefinition | dict | str | Path, data: str | Path | None = None, *,
-            catalog: Catalog | None = None, export: Export | None = None) -> Resolution:
-    """Resolve a list definition (object, dict, or .toml/.json path) against an export folder."""
+            catalog: Catalog | None = None, export: Export | None = None,
+            suppression_files: Iterable[str | Path] | None = None, suppressed_addresses: Iterable[str] = (),
+            allow_all: bool = False, max_share: float | None = None) -> Resolution:
+    """Resolve a list definition (object, dict, or .toml/.json path) against an export folder.
+
+    Suppression files default to those named in $ERNEST_RULES_SUPPRESSION. A
+    section that selects more than `max_share` of its kind (default: the list's
+    own `max_share`, else 0.75) or has no condition raises `GuardError` unless
+    `allow_all` is true.
+    """
     definition = _as_definition(definition)
     export = export or open_export(data, catalog)
+    catalog = export.catalog
     started = time.perf_counter()
-    plans = plan_sections(definition, export.catalog)
-    run = next(_run_numbers)
-    names = {name: f"er_{name}_{run}" for name in ("manual", "rows", "recipients", "excluded")}
+    plans = plan_sections(definition, catalog)
+    exclusions, exclusion_bad = _typed_exclusions(definition, catalog)
+    consent_required = _consent_required(definition, catalog)
+    tables = Tables(next(_run_numbers))
     connection = export.connection
+    files = default_suppression_files() if suppression_files is None else list(suppression_files)
+    suppressed = collect_suppressed(files, suppressed_addresses)
 
-    _register_manual_ids(connection, names["manual"], plans)
+    _register(connection, tables.manual, _manual_table(plans))
+    _register(connection, tables.exclusions, pa.table({"entity": pa.array([e for e, _ in exclusions], pa.string()),
+                                                       "id": pa.array([str(i) for _, i in exclusions], pa.string())}))
+    _register(connection, tables.suppression_raw, pa.table({"address": pa.array(suppressed, pa.string())}))
+    connection.execute(f"CREATE TEMP TABLE {tables.suppression} AS SELECT DISTINCT {recipient_key_sql(address_sql('address'))} AS recipient_key "
+                       f"FROM {tables.suppression_raw} WHERE address IS NOT NULL")
+
     params: dict[str, Any] = {}
     for plan in plans:
         if plan.rule is not None:
             params.update(plan.rule.params)
-    connection.execute(f"CREATE TEMP TABLE {names['rows']} AS {_rows_sql(plans, export.catalog, names['manual'])}", params or None)
-    connection.execute(f"CREATE TEMP TABLE {names['recipients']} AS {_recipients_sql(names['rows'])}")
-    connection.execute(f"CREATE TEMP TABLE {names['excluded']} AS SELECT section, kind, entity, id, via, address, exclusion AS reason "
-                       f"FROM {names['rows']} WHERE exclusion IS NOT NULL")
-    report = _build_report(definition, export, plans, names)
+    connection.execute(f"CREATE TEMP TABLE {tables.members} AS {members_sql(plans, catalog, tables)}", params or None)
+    shares = _check_guard(connection, plans, catalog, tables, definition, allow_all, max_share)
+
+    unusual = [row[0] for row in connection.execute(unchecked_keys_sql(tables)).fetchall()]
+    _register(connection, tables.verdicts, pa.table({"recipient_key": pa.array(unusual, pa.string()),
+                                                     "valid": pa.array([check_address(key) for key in unusual], pa.bool_())}))
+    connection.execute(f"CREATE TEMP TABLE {tables.rows} AS "
+                       f"{rows_sql(catalog, tables, consent_required=consent_required, include_inactive_users=definition.include_inactive_users)}")
+    per_person = definition.dedup == "person"
+    connection.execute(f"CREATE TEMP TABLE {tables.recipients} AS {recipients_sql(tables, per_person=per_person)}")
+    connection.execute(f"CREATE TEMP TABLE {tables.excluded} AS {excluded_sql(tables, per_person=per_person)}")
+    report = _build_report(definition, export, plans, tables, shares, consent_required, exclusion_bad, len(set(suppressed)))
     logger.info("resolved %r: %d recipients in %.3f s", definition.title, report.recipients, time.perf_counter() - started)
-    return Resolution(definition, export, names["recipients"], names["excluded"], report)
+    return Resolution(definition, export, tables, report)
 
 
 def _as_definition(definition: ListDefinition | dict | str | Path) -> ListDefinition:
@@ -121,6 +144,13 @@ def _as_definition(definition: ListDefinition | dict | str | Path) -> ListDefini
     return validate_definition(definition)
 
 
+def _register(connection: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+    """Copy an Arrow table into a DuckDB temporary table (ids are joined, never inlined in SQL)."""
+    connection.register(f"{name}_arrow", table)
+    connection.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    connection.unregister(f"{name}_arrow")
+
+
 # ---------------------------------------------------------------- planning
 
 
@@ -128,8 +158,10 @@ def plan_sections(definition: ListDefinition, catalog: Catalog) -> list[SectionP
     """Compile each section's rule and type its manual ids; raise with every problem at once."""
     problems: list[Problem] = []
     plans: list[SectionPlan] = []
+    if definition.purpose is not None and catalog.find_purpose(definition.purpose) is None:
+        problems.append(Problem(_("unknown purpose {name}; use one of {choices}", name=Quoted(definition.purpose),
+                                  choices=[Quoted(purpose.name) for purpose in catalog.purposes]), origin="purpose"))
     for index, section in enumerate(definition.sections, start=1):
-        label = section.label or f"{index}"
         origin = f"sections[{index}]"
         kind = catalog.kind(section.kind)
         entity = catalog.entity(kind.entity)
@@ -145,17 +177,21 @@ def plan_sections(definition: ListDefinition, catalog: Catalog) -> list[SectionP
                                               found=Quoted(rule.kind.name if rule.kind else rule.entity.name), kind=Quoted(kind.name),
                                               expected=Quoted(f"{kind.name} of {kind.through}" if kind.through else kind.name)),
                                             origin=f"{origin}.rule"))
-        manual, repeated, bad = _typed_ids(section.manual, entity)
-        for value in bad[:MAX_LISTED_BAD_IDS]:
-            problems.append(Problem(_("the manual id {value} is not a valid id of {entity}: expected {expected}", value=Quoted(value),
-                                      entity=Quoted(entity.name), expected=_("an integer") if entity.key_type == "integer" else _("a text")),
-                                    origin=f"{origin}.manual"))
-        if len(bad) > MAX_LISTED_BAD_IDS:
-            problems.append(Problem(_("{count} more invalid manual ids", count=len(bad) - MAX_LISTED_BAD_IDS), origin=f"{origin}.manual"))
-        plans.append(SectionPlan(index, label, kind, entity, rule, manual, repeated))
+        manual, repeated, bad = typed_ids(section.manual, entity)
+        problems.extend(_bad_id_problems(bad, entity, f"{origin}.manual"))
+        plans.append(SectionPlan(index, section.label or str(index), kind, entity, rule, manual, repeated))
     if problems:
         raise ListDefinitionError(problems)
     return plans
+
+
+def _bad_id_problems(bad: list[str], entity: EntitySpec, origin: str) -> list[Problem]:
+    expected = _("an integer") if entity.key_type == "integer" else _("a text")
+    problems = [Problem(_("the id {value} is not a valid id of {entity}: expected {expected}", value=Quoted(value),
+                          entity=Quoted(entity.name), expected=expected), origin=origin) for value in bad[:MAX_LISTED_BAD_IDS]]
+    if len(bad) > MAX_LISTED_BAD_IDS:
+        problems.append(Problem(_("{count} more invalid ids", count=len(bad) - MAX_LISTED_BAD_IDS), origin=origin))
+    return problems
 
 
 def _rule_fits(rule: CompiledRule, kind: KindSpec) -> bool:
@@ -167,8 +203,8 @@ def _rule_fits(rule: CompiledRule, kind: KindSpec) -> bool:
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
-def _typed_ids(values: list[int | str], entity: EntitySpec) -> tuple[list[Any], list[Any], list[str]]:
-    """Convert manual ids to the key's type; return (distinct ids in order, repeated ids, invalid values)."""
+def typed_ids(values: list[int | str], entity: EntitySpec) -> tuple[list[Any], list[Any], list[str]]:
+    """Convert ids to the key's type; return (distinct ids in order, repeated ids, invalid values)."""
     typed: dict[Any, None] = {}
     repeated: list[Any] = []
     bad: list[str] = []
@@ -187,159 +223,126 @@ def _typed_ids(values: list[int | str], entity: EntitySpec) -> tuple[list[Any], 
     return list(typed), repeated, bad
 
 
-def _register_manual_ids(connection: duckdb.DuckDBPyConnection, name: str, plans: list[SectionPlan]) -> None:
-    """Hand the manual ids to DuckDB as a table (section, position, id), not as a literal IN list."""
-    sections = [plan.index for plan in plans for _ in plan.manual]
-    positions = [position for plan in plans for position in range(len(plan.manual))]
+def _typed_exclusions(definition: ListDefinition, catalog: Catalog) -> tuple[list[tuple[str, Any]], list[Problem]]:
+    problems: list[Problem] = []
+    exclusions: list[tuple[str, Any]] = []
+    for name, values in definition.exclude.items():
+        kind = catalog.find_kind(name)
+        entity = catalog.entity(kind.entity) if kind else catalog.find_entity(name)
+        if entity is None:
+            problems.append(Problem(_("unknown kind {name} in exclude; use a recipient kind such as {example}", name=Quoted(name),
+                                      example=Quoted("candidats")), origin="exclude"))
+            continue
+        ids, _repeated, bad = typed_ids(values, entity)
+        problems.extend(_bad_id_problems(bad, entity, f"exclude.{name}"))
+        exclusions.extend((entity.name, key) for key in ids)
+    if problems:
+        raise ListDefinitionError(problems)
+    return exclusions, problems
+
+
+def _consent_required(definition: ListDefinition, catalog: Catalog) -> bool:
+    """Consent is required unless the list names a purpose that does not need it (the safe default)."""
+    if definition.purpose is None:
+        return True
+    purpose = catalog.find_purpose(definition.purpose)
+    return True if purpose is None else purpose.requires_consent
+
+
+def _manual_table(plans: list[SectionPlan]) -> pa.Table:
+    """Manual ids as a table (section, position, id): DuckDB joins them instead of reading a literal IN list."""
     integer = all(plan.entity.key_type == "integer" for plan in plans)
-    ids = [key for plan in plans for key in plan.manual]
-    table = pa.table({
-        "section": pa.array(sections, pa.int32()),
-        "position": pa.array(positions, pa.int64()),
-        "id": pa.array(ids, pa.int64() if integer else pa.string()) if integer else pa.array([str(key) for key in ids], pa.string()),
+    ids = [key if integer else str(key) for plan in plans for key in plan.manual]
+    return pa.table({
+        "section": pa.array([plan.index for plan in plans for _ in plan.manual], pa.int32()),
+        "position": pa.array([position for plan in plans for position in range(len(plan.manual))], pa.int64()),
+        "id": pa.array(ids, pa.int64() if integer else pa.string()),
     })
-    connection.register(f"{name}_arrow", table)
-    connection.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-    connection.unregister(f"{name}_arrow")
 
 
-# ---------------------------------------------------------------- SQL
+# ---------------------------------------------------------------- guard
 
 
-def _rows_sql(plans: list[SectionPlan], catalog: Catalog, manual_table: str) -> str:
-    optouts = _optout_keys_sql(catalog)
-    parts = [_section_rows_sql(plan, catalog, manual_table) for plan in plans]
-    members = "\nUNION ALL\n".join(parts)
-    key = recipient_key_sql("address")
-    return f"""
-WITH members AS (
-{members}
-),
-optouts AS ({optouts}),
-keyed AS (SELECT *, {key} AS recipient_key FROM members)
-SELECT keyed.*,
-       CASE
-         WHEN {is_missing_sql('address')} THEN 'missing_address'
-         WHEN {is_invalid_sql('recipient_key')} THEN 'invalid_address'
-         WHEN recipient_key IN (SELECT recipient_key FROM optouts) THEN 'unsubscribed'
-         WHEN company_unsubscribed THEN 'company_unsubscribed'
-         WHEN NOT eligible THEN ineligible_reason
-       END AS exclusion
-FROM keyed"""
+def _check_guard(connection: duckdb.DuckDBPyConnection, plans: list[SectionPlan], catalog: Catalog, tables: Tables,
+                 definition: ListDefinition, allow_all: bool, max_share: float | None) -> dict[int, float]:
+    limit = max_share if max_share is not None else definition.max_share if definition.max_share is not None else DEFAULT_MAX_SHARE
+    shares: dict[int, float] = {}
+    problems: list[Problem] = []
+    for plan in plans:
+        if plan.rule is None:
+            continue
+        selected, universe = _rule_share(connection, plan, catalog, tables)
+        share = selected / universe if universe else 0.0
+        shares[plan.index] = share
+        if allow_all:
+            continue
+        if plan.rule.checked.query.where is None:
+            problems.append(Problem(_("the rule has no condition and selects all {count} rows: add a condition, "
+                                      "or confirm with --allow-all (allow_all=True in Python)", count=universe, kind=plan.kind.name),
+                                    origin=f"sections[{plan.index}].rule"))
+        elif share > limit:
+            problems.append(Problem(_("the rule selects {selected} of {count} rows of {kind} ({share}%), more than the allowed {limit}%: "
+                                      "narrow it, or confirm with --allow-all (allow_all=True in Python)",
+                                      selected=selected, count=universe, kind=plan.kind.name, share=round(share * 100, 1),
+                                      limit=round(limit * 100, 1)), origin=f"sections[{plan.index}].rule"))
+    if problems:
+        raise GuardError(problems)
+    return shares
 
 
-def _section_rows_sql(plan: SectionPlan, catalog: Catalog, manual_table: str) -> str:
-    entity = plan.entity
-    table = quote_identifier(entity.table)
-    key = quote_identifier(entity.key)
-    sources = []
-    if plan.rule is not None:
-        sources.append(f"SELECT 'rule' AS via, id FROM ({plan.rule.keys_sql})")
-    if plan.manual:
-        sources.append(f"SELECT 'manual' AS via, id FROM {manual_table} WHERE section = {plan.index} AND id IN (SELECT {key} FROM {table})")
-    address = f"e.{quote_identifier(entity.email)}" if entity.email else "NULL"
-    display = " , ".join(f"e.{quote_identifier(column)}" for column in entity.display) or "NULL"
-    eligible, reason = _eligibility_sql(plan, catalog)
-    company = _company_optout_sql(entity, catalog)
-    return f"""  SELECT {plan.index} AS section, {quote_string(plan.kind.name)} AS kind, {quote_string(entity.name)} AS entity, m.via, m.id,
-         {address} AS address, nfc_normalize(concat_ws(' ', {display})) AS display_name,
-         {eligible} AS eligible, {reason} AS ineligible_reason, {company} AS company_unsubscribed
-  FROM ({' UNION ALL '.join(sources)}) AS m JOIN {table} AS e ON e.{key} = m.id"""
-
-
-def _eligibility_sql(plan: SectionPlan, catalog: Catalog) -> tuple[str, str]:
-    kind = plan.kind
-    tests, reasons = [], []
-    if kind.eligible_column:
-        tests.append(f"coalesce(e.{quote_identifier(kind.eligible_column)}, false)")
-        reasons.append((tests[-1], kind.eligible_reason or "not_eligible"))
-    if kind.through and plan.manual:
-        # A manual referent must be that referent of at least one offer.
-        through = catalog.entity(kind.through)
-        test = (f"(m.via = 'rule' OR e.{quote_identifier(plan.entity.key)} IN (SELECT {quote_identifier(kind.through_column)} "
-                f"FROM {quote_identifier(through.table)}))")
-        tests.append(test)
-        reasons.append((test, "not_a_referent"))
-    if not tests:
-        return "true", "NULL"
-    reason = "CASE " + " ".join(f"WHEN NOT {test} THEN {quote_string(name)}" for test, name in reasons) + " END"
-    return "(" + " AND ".join(tests) + ")", reason
-
-
-def _company_optout_sql(entity: EntitySpec, catalog: Catalog) -> str:
-    """True for a row whose linked société has opted out (a B2B opt-out covers its contacts)."""
-    for relation in entity.relations:
-        target = catalog.entity(relation.target)
-        if target.unsubscribed and target.email and entity.name != target.name:
-            return (f"coalesce((SELECT c.{quote_identifier(target.unsubscribed)} FROM {quote_identifier(target.table)} AS c "
-                    f"WHERE c.{quote_identifier(target.key)} = e.{quote_identifier(relation.column)}), false)")
-    return "false"
-
-
-def _optout_keys_sql(catalog: Catalog) -> str:
-    """Keys of every address that opted out in any table of the export."""
-    parts = [f"SELECT {recipient_key_sql(quote_identifier(entity.email))} AS recipient_key FROM {quote_identifier(entity.table)} "
-             f"WHERE coalesce({quote_identifier(entity.unsubscribed)}, false)"
-             for entity in catalog.entities if entity.email and entity.unsubscribed]
-    return " UNION ".join(parts) if parts else "SELECT NULL::VARCHAR AS recipient_key WHERE false"
-
-
-def _recipients_sql(rows: str) -> str:
-    return f"""
-WITH kept AS (SELECT * FROM {rows} WHERE exclusion IS NULL),
-ranked AS (
-  SELECT *, row_number() OVER (PARTITION BY recipient_key ORDER BY section, id, via) AS rank FROM kept
-),
-merged AS (
-  SELECT recipient_key,
-         list({{'section': section, 'kind': kind, 'via': via, 'entity': entity, 'id': id}} ORDER BY section, entity, id, via) AS sources
-  FROM kept GROUP BY recipient_key
-)
-SELECT row_number() OVER (ORDER BY r.section, r.id, r.recipient_key) AS position,
-       r.recipient_key, r.kind, r.entity, r.id, nfc_normalize(trim(r.address)) AS email, r.display_name, r.section, m.sources
-FROM ranked AS r JOIN merged AS m USING (recipient_key)
-WHERE r.rank = 1"""
+def _rule_share(connection: duckdb.DuckDBPyConnection, plan: SectionPlan, catalog: Catalog, tables: Tables) -> tuple[int, int]:
+    """Rows the rule selects and rows it selects from; for referents, the offers it selects among all offers."""
+    assert plan.rule is not None
+    if plan.kind.through:
+        scope = quote_identifier(plan.rule.checked.scope.table)
+        selected = connection.execute(f"SELECT count(*) FROM {scope} AS t WHERE {plan.rule.condition}", plan.rule.params or None).fetchone()[0]
+        return selected, connection.execute(f"SELECT count(*) FROM {scope}").fetchone()[0]
+    selected = connection.execute(f"SELECT count(DISTINCT id) FROM {tables.members} WHERE section = {plan.index} AND via = 'rule'").fetchone()[0]
+    return selected, connection.execute(f"SELECT count(*) FROM {quote_identifier(plan.entity.table)}").fetchone()[0]
 
 
 # ---------------------------------------------------------------- report
 
 
-def _build_report(definition: ListDefinition, export: Export, plans: list[SectionPlan], names: dict[str, str]) -> Report:
+def _build_report(definition: ListDefinition, export: Export, plans: list[SectionPlan], tables: Tables, shares: dict[int, float],
+                  consent_required: bool, exclusion_problems: list[Problem], suppressed_count: int) -> Report:
     connection = export.connection
-    rows, recipients, manual = names["rows"], names["recipients"], names["manual"]
-    total = connection.execute(f"SELECT count(*) FROM {recipients}").fetchone()[0]
-    kept_rows = connection.execute(f"SELECT count(*) FROM {rows} WHERE exclusion IS NULL").fetchone()[0]
-    reasons = dict(connection.execute(f"SELECT exclusion, count(*) FROM {rows} WHERE exclusion IS NOT NULL GROUP BY ALL ORDER BY 1").fetchall())
-
-    per_section = {
-        section: (rule_rows, manual_rows, brought, won)
-        for section, rule_rows, manual_rows, brought, won in connection.execute(f"""
-            SELECT s.section,
-                   (SELECT count(*) FROM {rows} WHERE section = s.section AND via = 'rule'),
-                   (SELECT count(*) FROM {rows} WHERE section = s.section AND via = 'manual'),
-                   (SELECT count(DISTINCT recipient_key) FROM {rows} WHERE section = s.section AND exclusion IS NULL),
-                   (SELECT count(*) FROM {recipients} WHERE section = s.section)
-            FROM (SELECT unnest(range(1, {len(plans) + 1})) AS section) AS s""").fetchall()
+    total = connection.execute(f"SELECT count(*) FROM {tables.recipients}").fetchone()[0]
+    reasons = dict(connection.execute(f"SELECT reason, count(*) FROM {tables.excluded} GROUP BY ALL ORDER BY 1").fetchall())
+    counts = {
+        row[0]: row[1:]
+        for row in connection.execute(f"""
+            SELECT section, count(*) FILTER (WHERE via = 'rule'), count(*) FILTER (WHERE via = 'manual'),
+                   count(DISTINCT recipient_key) FILTER (WHERE exclusion IS NULL)
+            FROM {tables.rows} GROUP BY section""").fetchall()
     }
-    issues: list[IdIssue] = []
-    for section, key in connection.execute(f"""
-            SELECT m.section, m.id FROM {manual} AS m
-            WHERE NOT EXISTS (SELECT 1 FROM {rows} AS r WHERE r.section = m.section AND r.via = 'manual' AND r.id = m.id)
-            ORDER BY m.section, m.position""").fetchall():
-        issues.append(IdIssue(section=section, id=str(key), reason="unknown"))
-    for section, key, reason in connection.execute(f"""
-            SELECT section, id, ineligible_reason FROM {rows}
-            WHERE via = 'manual' AND NOT eligible ORDER BY section, id""").fetchall():
-        issues.append(IdIssue(section=section, id=str(key), reason=reason))
+    won = dict(connection.execute(f"SELECT section, count(*) FROM {tables.recipients} GROUP BY section").fetchall())
+    issues = [IdIssue(section=section, id=str(key), reason="unknown") for section, key in connection.execute(f"""
+            SELECT m.section, m.id FROM {tables.manual} AS m
+            WHERE NOT EXISTS (SELECT 1 FROM {tables.rows} AS r WHERE r.section = m.section AND r.via = 'manual' AND r.id = m.id)
+            ORDER BY m.section, m.position""").fetchall()]
+    issues += [IdIssue(section=section, id=str(key), reason=reason) for section, key, reason in connection.execute(f"""
+            SELECT section, id, ineligible_reason FROM {tables.rows}
+            WHERE via = 'manual' AND NOT eligible ORDER BY section, id""").fetchall()]
     for plan in plans:
         issues.extend(IdIssue(section=plan.index, id=str(key), reason="repeated") for key in plan.repeated)
+    unknown_exclusions = [ExclusionIssue(entity=entity, id=str(key)) for entity, key in connection.execute(
+        f"SELECT entity, id FROM {tables.exclusions} ORDER BY entity, id").fetchall()
+        if not _exists(connection, export.catalog.entity(entity), key)]
 
     sections = []
     for plan in plans:
-        rule_rows, manual_rows, brought, won = per_section.get(plan.index, (0, 0, 0, 0))
+        rule_rows, manual_rows, brought = counts.get(plan.index, (0, 0, 0))
         sections.append(SectionSummary(index=plan.index, label=plan.label, kind=plan.kind.name, rule=plan.rule.text if plan.rule else None,
                                        rule_matches=rule_rows, manual_given=len(plan.manual) + len(plan.repeated),
-                                       manual_found=manual_rows, recipients=brought, first_source_of=won))
+                                       manual_found=manual_rows, recipients=brought, first_source_of=won.get(plan.index, 0),
+                                       share=shares.get(plan.index)))
     return Report(title=definition.title, description=definition.description, data=str(export.path), form=export.form,
-                  recipients=total, duplicates_merged=kept_rows - total, excluded=reasons, sections=sections,
-                  manual_id_issues=issues)
+                  purpose=definition.purpose, consent_required=consent_required, dedup=definition.dedup,
+                  recipients=total, duplicates_merged=reasons.get("duplicate", 0), excluded=reasons, sections=sections,
+                  manual_id_issues=issues, exclusion_id_issues=unknown_exclusions, suppressed_addresses=suppressed_count)
+
+
+def _exists(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, key: str) -> bool:
+    return connection.execute(f"SELECT count(*) FROM {quote_identifier(entity.table)} WHERE CAST({quote_identifier(entity.key)} AS VARCHAR) = $key",
+                              {"key": key}).fetchone()[0] > 0
