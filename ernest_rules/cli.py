@@ -49,16 +49,22 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     def say(msgid: str) -> str:
         return text(msgid, lang)
 
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--lang", choices=["fr", "en"], help=say("language of messages (default: from $ERNEST_RULES_LANG or the locale)"))
-    common.add_argument("-v", "--verbose", action="store_true", help=say("log what is read and how long each stage takes"))
-    common.add_argument("--catalog", metavar="FILE", help=say("catalog JSON file describing another export layout"))
+    def common_options(defaults: bool) -> argparse.ArgumentParser:
+        # Subcommands repeat the global options without defaults, so `-v` works before or after the command.
+        extra = {} if defaults else {"default": argparse.SUPPRESS}
+        options = argparse.ArgumentParser(add_help=False)
+        options.add_argument("--lang", choices=["fr", "en"], help=say("language of messages (default: from $ERNEST_RULES_LANG or the locale)"), **extra)
+        options.add_argument("-v", "--verbose", action="store_true", help=say("log what is read and how long each stage takes"), **extra)
+        options.add_argument("--catalog", metavar="FILE", help=say("catalog JSON file describing another export layout"), **extra)
+        return options
+
+    common = common_options(defaults=False)
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", metavar="DIR",
                       help=say("export folder (Parquet or French CSV); default: $ERNEST_RULES_DATA, else the bundled samples"))
 
-    parser = argparse.ArgumentParser(prog="ernest-rules", parents=[common],
+    parser = argparse.ArgumentParser(prog="ernest-rules", parents=[common_options(defaults=True)],
                                      description=say("Build Ernest mailing lists from rules over an export."))
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -120,20 +120,39 @@ def resolve(definition: ListDefinition | dict | str | Path, data: str | Path | N
     for plan in plans:
         if plan.rule is not None:
             params.update(plan.rule.params)
+    stage = _Stages(started)
     connection.execute(f"CREATE TEMP TABLE {tables.members} AS {members_sql(plans, catalog, tables)}", params or None)
+    stage.done("section members")
     shares = _check_guard(connection, plans, catalog, tables, definition, allow_all, max_share)
+    stage.done("guard")
 
     unusual = [row[0] for row in connection.execute(unchecked_keys_sql(tables)).fetchall()]
     _register(connection, tables.verdicts, pa.table({"recipient_key": pa.array(unusual, pa.string()),
                                                      "valid": pa.array([check_address(key) for key in unusual], pa.bool_())}))
+    stage.done(f"address checks ({len(unusual)} unusual addresses)")
     connection.execute(f"CREATE TEMP TABLE {tables.rows} AS "
                        f"{rows_sql(catalog, tables, consent_required=consent_required, include_inactive_users=definition.include_inactive_users)}")
+    stage.done("exclusions")
     per_person = definition.dedup == "person"
     connection.execute(f"CREATE TEMP TABLE {tables.recipients} AS {recipients_sql(tables, per_person=per_person)}")
     connection.execute(f"CREATE TEMP TABLE {tables.excluded} AS {excluded_sql(tables, per_person=per_person)}")
+    stage.done("anti-doublon")
     report = _build_report(definition, export, plans, tables, shares, consent_required, exclusion_bad, len(set(suppressed)))
+    stage.done("report")
     logger.info("resolved %r: %d recipients in %.3f s", definition.title, report.recipients, time.perf_counter() - started)
     return Resolution(definition, export, tables, report)
+
+
+class _Stages:
+    """Log how long each stage of a resolution took (shown with -v)."""
+
+    def __init__(self, started: float):
+        self.last = started
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        logger.debug("stage %s: %.3f s", name, now - self.last)
+        self.last = now
 
 
 def _as_definition(definition: ListDefinition | dict | str | Path) -> ListDefinition:
