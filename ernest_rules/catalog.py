@@ -52,6 +52,20 @@ class RelationSpec(_Model):
     label_en: str
 
 
+class CollectionSpec(_Model):
+    """A one-to-many link: the rows of `entity` whose `column` holds this entity's key."""
+
+    name: str
+    entity: str
+    column: str
+    label_fr: str
+    label_en: str
+    aliases: tuple[str, ...] = ()
+
+    def label(self, lang: str) -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
 class EntitySpec(_Model):
     """One exported table."""
 
@@ -68,9 +82,14 @@ class EntitySpec(_Model):
     consent: str | None = Field(None, description="Boolean column that records consent to communications (RGPD).")
     fields: tuple[FieldSpec, ...]
     relations: tuple[RelationSpec, ...] = ()
+    collections: tuple[CollectionSpec, ...] = ()
 
     def label(self, lang: str) -> str:
         return self.label_fr if lang == "fr" else self.label_en
+
+    def find_collection(self, name: str) -> CollectionSpec | None:
+        wanted = fold_name(name)
+        return next((item for item in self.collections if wanted in {fold_name(item.name), *map(fold_name, item.aliases)}), None)
 
     def columns(self) -> list[str]:
         """Every column the catalog reads from this entity's table."""
@@ -105,7 +124,7 @@ class EntitySpec(_Model):
         return next((rel for rel in self.relations if fold_name(rel.name) == wanted), None)
 
     def suggest(self, name: str) -> tuple[str, ...]:
-        names = [spec.name for spec in self.fields] + [rel.name for rel in self.relations]
+        names = [spec.name for spec in self.fields] + [rel.name for rel in self.relations] + [item.name for item in self.collections]
         names += [alias for spec in self.fields for alias in spec.aliases]
         return suggest(name, names)
 
@@ -147,7 +166,8 @@ class Catalog(_Model):
     """Entities, recipient kinds and the time zone of an export."""
 
     name: str = "ernest"
-    timezone: str = "Europe/Paris"
+    timezone: str = Field("Europe/Paris", description="Time zone in which dates are read, `today` included.")
+    timestamps: Literal["local", "utc"] = Field("local", description="Naive timestamps hold local times of `timezone`, or UTC.")
     entities: tuple[EntitySpec, ...]
     kinds: tuple[KindSpec, ...]
     purposes: tuple[PurposeSpec, ...] = ()
@@ -159,6 +179,10 @@ class Catalog(_Model):
             for relation in entity.relations:
                 if relation.target not in names:
                     raise ValueError(f"relation {entity.name}.{relation.name} targets unknown entity {relation.target!r}")
+        for entity in self.entities:
+            for collection in entity.collections:
+                if collection.entity not in names:
+                    raise ValueError(f"collection {entity.name}.{collection.name} names unknown entity {collection.entity!r}")
         for kind in self.kinds:
             for target in (kind.entity, kind.through):
                 if target and target not in names:

@@ -56,6 +56,8 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
         options.add_argument("--lang", choices=["fr", "en"], help=say("language of messages (default: from $ERNEST_RULES_LANG or the locale)"), **extra)
         options.add_argument("-v", "--verbose", action="store_true", help=say("log what is read and how long each stage takes"), **extra)
         options.add_argument("--catalog", metavar="FILE", help=say("catalog JSON file describing another export layout"), **extra)
+        options.add_argument("--rules", metavar="PATH", help=say("saved rules for @name references: a TOML file or a folder of .rule files"), **extra)
+        options.add_argument("--today", metavar="DATE", help=say("date that 'today' stands for, as 2025-03-10 or 10/03/2025 (default: today in Paris)"), **extra)
         return options
 
     common = common_options(defaults=False)
@@ -173,12 +175,35 @@ def _catalog(options):
     return load_catalog(options.catalog)
 
 
+def _rules(options):
+    from .rulebook import load_rulebook
+
+    return load_rulebook(options.rules) if options.rules else None
+
+
+def _today(options):
+    if not options.today:
+        return None
+    import datetime as dt
+
+    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return dt.datetime.strptime(options.today, pattern).date()
+        except ValueError:
+            continue
+    raise ErnestRulesError(Problem(_("--today must be a date such as 2025-03-10 or 10/03/2025, not {value}", value=options.today)))
+
+
+def _compile(options):
+    return compile_rule(_read_rule(options.rule), _catalog(options), rules=_rules(options), today=_today(options))
+
+
 # ---------------------------------------------------------------- commands
 
 
 def run_check(options, lang: str) -> int:
     started = time.perf_counter()
-    compiled = compile_rule(_read_rule(options.rule), _catalog(options))
+    compiled = _compile(options)
     logger.info("compiled in %.2f ms", (time.perf_counter() - started) * 1000)
     print(text("valid rule", lang))
     print(describe(compiled.checked, lang))
@@ -186,7 +211,7 @@ def run_check(options, lang: str) -> int:
 
 
 def run_sql(options, lang: str) -> int:
-    compiled = compile_rule(_read_rule(options.rule), _catalog(options))
+    compiled = _compile(options)
     print(compiled.rows_sql + ";")
     print()
     print(text("parameters:", lang))
@@ -198,7 +223,7 @@ def run_select(options, lang: str) -> int:
     from .display import print_rows
 
     catalog = _catalog(options)
-    compiled = compile_rule(_read_rule(options.rule), catalog)
+    compiled = _compile(options)
     _check_limit(options.limit)
     with progress(text("reading the export…", lang)):
         export = open_export(options.data, catalog)
@@ -207,6 +232,7 @@ def run_select(options, lang: str) -> int:
         logger.info("counted %d rows in %.3f s", count, time.perf_counter() - started)
     print_rows(export, compiled, options.limit, lang)
     print(text("{count} rows of {entity} match", lang, count=count, entity=compiled.entity.label(lang)))
+    print(text("Date used for today: {date}", lang, date=compiled.today.isoformat()))
     return EXIT_OK
 
 
@@ -215,7 +241,8 @@ def _resolve(options, lang: str):
         raise ErnestRulesError(Problem(_("--max-share must be more than 0 and at most 1, not {value}", value=options.max_share)))
     with progress(text("resolving the list…", lang)):
         return resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None,
-                       suppression_files=options.suppression, allow_all=options.allow_all, max_share=options.max_share)
+                       suppression_files=options.suppression, allow_all=options.allow_all, max_share=options.max_share,
+                       rules=_rules(options), today=_today(options))
 
 
 def run_preview(options, lang: str) -> int:

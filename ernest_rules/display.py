@@ -30,7 +30,8 @@ def print_rows(export: Export, compiled: CompiledRule, limit: int, lang: str) ->
     if entity.email:
         columns.append(entity.email)
     if compiled.kind is None:
-        columns += [resolved.spec.column for resolved in compiled.checked.fields.values() if not resolved.relations]
+        columns += [resolved.spec.column for resolved in compiled.checked.fields.values()
+                    if not resolved.relations and resolved.entity.name == entity.name]
     columns = list(dict.fromkeys(columns))
     selected = ", ".join(f"s.{quote_identifier(column)}" for column in columns)
     relation = export.connection.execute(f"SELECT {selected} FROM ({compiled.rows_sql}) AS s LIMIT {int(limit)}", compiled.params or None)
@@ -79,6 +80,8 @@ def print_summary(report: Report, lang: str) -> None:
     out = console()
     out.print(text("List: {title}", lang, title=report.title))
     out.print(text("Data: {path} ({form})", lang, path=report.data, form=report.form))
+    if report.today is not None:
+        out.print(text("Date used for today: {date}", lang, date=report.today.isoformat()))
     sections = Table(title=text("Sections", lang))
     for heading in ("#", text("kind", lang), text("rule matches", lang), text("manual ids found", lang), text("recipients", lang)):
         sections.add_column(heading)

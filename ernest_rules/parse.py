@@ -61,6 +61,20 @@ TOKEN_WORDS: dict[str, tuple[str, str]] = {
     "STARTS_WITH": ("starts with", "commence par"),
     "TRUE": ("true", "vrai"),
     "FALSE": ("false", "faux"),
+    "BETWEEN": ("between", "entre"),
+    "CONTAINS_ANY": ("contains any", "contient l'un de"),
+    "CONTAINS_ALL": ("contains all", "contient tous"),
+    "TODAY": ("today", "aujourd'hui"),
+    "ANY": ("any", "au moins un"),
+    "NO": ("no", "aucun"),
+    "AT_LEAST": ("at least", "au moins"),
+    "AT_MOST": ("at most", "au plus"),
+    "EXACTLY": ("exactly", "exactement"),
+    "UNION": ("union", "union"),
+    "EXCEPT": ("except", "sauf"),
+    "INTERSECT": ("intersect", "inter"),
+    "EXACT": ("==", "=="),
+    "SIGN": ("+, -", "+, -"),
     "COMPARATOR": ("=, !=, <, <=, >, >=", "=, !=, <, <=, >, >="),
     "LPAR": ("(", "("),
     "RPAR": (")", ")"),
@@ -74,13 +88,17 @@ TOKEN_DESCRIPTIONS: dict[str, Message] = {
     "NUMBER": _("a number"),
     "ISO_DATE": _("a date"),
     "FRENCH_DATE": _("a date"),
+    "UNIT": _("a unit (days, weeks, months, years)"),
+    "REFERENCE": _("a saved rule (@name)"),
     "$END": _("the end of the rule"),
 }
 
 # Order in which expected tokens are listed, most helpful first.
-_EXPECTED_ORDER = ["NAME", "WHERE", "OF", "COMPARATOR", "IN", "NOT_IN", "IS_EMPTY", "IS_NOT_EMPTY", "CONTAINS",
-                   "STARTS_WITH", "STRING", "NUMBER", "ISO_DATE", "FRENCH_DATE", "TRUE", "FALSE", "AND", "OR", "NOT",
-                   "LPAR", "RPAR", "COMMA", "DOT", "$END"]
+_EXPECTED_ORDER = ["NAME", "REFERENCE", "WHERE", "OF", "COMPARATOR", "EXACT", "IN", "NOT_IN", "BETWEEN", "IS_EMPTY",
+                   "IS_NOT_EMPTY", "CONTAINS", "CONTAINS_ANY", "CONTAINS_ALL", "STARTS_WITH", "STRING", "NUMBER",
+                   "ISO_DATE", "FRENCH_DATE", "TODAY", "TRUE", "FALSE", "SIGN", "UNIT", "ANY", "NO", "AT_LEAST",
+                   "AT_MOST", "EXACTLY", "AND", "OR", "NOT", "UNION", "EXCEPT", "INTERSECT", "LPAR", "RPAR", "COMMA",
+                   "DOT", "$END"]
 
 
 class ExpectedTokens:
@@ -104,7 +122,7 @@ class ExpectedTokens:
         return words[0] if len(words) == 1 else ", ".join(words[:-1]) + joiner + words[-1]
 
 
-def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> s.Query:
+def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> s.Rule:
     """Parse a rule; raise `RuleSyntaxError` listing every syntax error found."""
     if len(text) > limits.max_length:
         raise LimitError(Problem(_("the rule is {length} characters long; the limit is {limit}", length=len(text), limit=limits.max_length)))
@@ -244,6 +262,22 @@ class _ToSyntax(Transformer_NonRecursive):
         return children[0]
 
     @v_args(meta=True)
+    def union(self, meta, children):
+        return s.SetOperation("union", children[0], children[2], _span(meta))
+
+    @v_args(meta=True)
+    def difference(self, meta, children):
+        return s.SetOperation("except", children[0], children[2], _span(meta))
+
+    @v_args(meta=True)
+    def intersection(self, meta, children):
+        return s.SetOperation("intersect", children[0], children[2], _span(meta))
+
+    def reference(self, children):
+        token = children[0]
+        return s.Reference(str(token)[1:], _span(token))
+
+    @v_args(meta=True)
     def entity_query(self, meta, children):
         condition = children[2] if len(children) == 3 else None
         return s.Query(_name(children[0]), None, condition, _span(meta))
@@ -305,6 +339,71 @@ class _ToSyntax(Transformer_NonRecursive):
         return s.TextMatch(children[0], "starts_with", children[2], _span(meta))
 
     @v_args(meta=True)
+    def exact_comparison(self, meta, children):
+        field, _operator, value = children
+        return s.Comparison(field, "==", value, _span(meta))
+
+    @v_args(meta=True)
+    def between(self, meta, children):
+        field, _between, low, _and, high = children
+        return s.Between(field, low, high, _span(meta))
+
+    @v_args(meta=True)
+    def contains_any(self, meta, children):
+        return s.ListMatch(children[0], "any", self._listed(meta, children[2:]), _span(meta))
+
+    @v_args(meta=True)
+    def contains_all(self, meta, children):
+        return s.ListMatch(children[0], "all", self._listed(meta, children[2:]), _span(meta))
+
+    def _listed(self, meta, values) -> tuple:
+        values = tuple(value for value in values if value is not None)
+        if len(values) > self._limits.max_values:
+            raise LimitError(Problem(_("the list holds {count} values; the limit is {limit}", count=len(values), limit=self._limits.max_values),
+                                     line=meta.line, column=meta.column, source=self._text))
+        return values
+
+    @v_args(meta=True)
+    def quantified(self, meta, children):
+        (quantifier, count), relation = children[0], children[1]
+        where = children[3] if len(children) == 4 else None
+        return s.Quantified(quantifier, count, relation, where, _span(meta))
+
+    def any_quantifier(self, children):
+        return ("any", 1)
+
+    def no_quantifier(self, children):
+        return ("no", 0)
+
+    def at_least(self, children):
+        return ("at_least", self._count(children[1]))
+
+    def at_most(self, children):
+        return ("at_most", self._count(children[1]))
+
+    def exactly(self, children):
+        return ("exactly", self._count(children[1]))
+
+    def _count(self, token: Token) -> int:
+        if not re.fullmatch(r"\d+", str(token)):
+            raise RuleSyntaxError(Problem(_("a count must be a whole number of 0 or more, not {value}", value=str(token)),
+                                          line=token.line, column=token.column, width=len(token), source=self._text))
+        return int(str(token))
+
+    def today(self, children):
+        return s.Literal(s.RelativeDate(None), "date", _span(children[0]))
+
+    def shifted_date(self, children):
+        base, sign, amount, unit = children
+        if not re.fullmatch(r"\d+", str(amount)):
+            raise RuleSyntaxError(Problem(_("a date shift must be a whole number, not {value}", value=str(amount)),
+                                          line=amount.line, column=amount.column, width=len(amount), source=self._text))
+        steps = int(str(amount)) * (-1 if str(sign) == "-" else 1)
+        value = base.value if isinstance(base.value, s.RelativeDate) else s.RelativeDate(base.value)
+        span = s.Span(base.span.line, base.span.column, base.span.start, unit.end_pos)
+        return s.Literal(s.RelativeDate(value.base, value.shifts + ((steps, _unit(str(unit))),)), "date", span)
+
+    @v_args(meta=True)
     def truth(self, meta, children):
         return s.Truth(children[0], _span(meta))
 
@@ -344,6 +443,18 @@ class _ToSyntax(Transformer_NonRecursive):
 
     def false(self, children):
         return s.Literal(False, "boolean", _span(children[0]))
+
+
+def _unit(word: str) -> s.DateUnit:
+    """Map a unit as written (`jours`, `Weeks`, `mois`, `années`…) to its canonical name."""
+    folded = word.lower()
+    if folded.startswith(("day", "jour")):
+        return "day"
+    if folded.startswith(("week", "semaine")):
+        return "week"
+    if folded.startswith(("month", "mois")):
+        return "month"
+    return "year"
 
 
 def _name(token: Token) -> s.Name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel
@@ -75,6 +76,7 @@ class Report(BaseModel):
     manual_id_issues: list[IdIssue]
     exclusion_id_issues: list[ExclusionIssue] = []
     suppressed_addresses: int = 0
+    today: dt.date | None = None
 
     @property
     def unreachable(self) -> int:

@@ -20,13 +20,14 @@ one). Its steps, with the SQL in `members`:
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +35,7 @@ import pyarrow as pa
 from .address import address_sql, check_address, recipient_key_sql
 from .catalog import Catalog, EntitySpec, KindSpec
 from .compile import CompiledRule, compile_rule, quote_identifier
+from .dates import today_in
 from .errors import ErnestRulesError, GuardError, ListDefinitionError, Problem
 from .export import Export, open_export
 from .i18n import Quoted, _
@@ -89,19 +91,22 @@ class Resolution:
 def resolve(definition: ListDefinition | dict | str | Path, data: str | Path | None = None, *,
             catalog: Catalog | None = None, export: Export | None = None,
             suppression_files: Iterable[str | Path] | None = None, suppressed_addresses: Iterable[str] = (),
-            allow_all: bool = False, max_share: float | None = None) -> Resolution:
+            allow_all: bool = False, max_share: float | None = None,
+            rules: Mapping[str, str] | None = None, today: dt.date | None = None) -> Resolution:
     """Resolve a list definition (object, dict, or .toml/.json path) against an export folder.
 
     Suppression files default to those named in $ERNEST_RULES_SUPPRESSION. A
     section that selects more than `max_share` of its kind (default: the list's
     own `max_share`, else 0.75) or has no condition raises `GuardError` unless
-    `allow_all` is true.
+    `allow_all` is true. `rules` holds saved rules for `@name`; `today` pins the
+    date `today` stands for (reported in `report.today`).
     """
     definition = _as_definition(definition)
     export = export or open_export(data, catalog)
     catalog = export.catalog
     started = time.perf_counter()
-    plans = plan_sections(definition, catalog)
+    today = today or today_in(catalog.timezone)
+    plans = plan_sections(definition, catalog, rules=rules, today=today)
     exclusions, exclusion_bad = _typed_exclusions(definition, catalog)
     consent_required = _consent_required(definition, catalog)
     tables = Tables(next(_run_numbers))
@@ -138,6 +143,7 @@ def resolve(definition: ListDefinition | dict | str | Path, data: str | Path | N
     connection.execute(f"CREATE TEMP TABLE {tables.excluded} AS {excluded_sql(tables, per_person=per_person)}")
     stage.done("anti-doublon")
     report = _build_report(definition, export, plans, tables, shares, consent_required, exclusion_bad, len(set(suppressed)))
+    report.today = today
     stage.done("report")
     logger.info("resolved %r: %d recipients in %.3f s", definition.title, report.recipients, time.perf_counter() - started)
     return Resolution(definition, export, tables, report)
@@ -173,7 +179,8 @@ def _register(connection: duckdb.DuckDBPyConnection, name: str, table: pa.Table)
 # ---------------------------------------------------------------- planning
 
 
-def plan_sections(definition: ListDefinition, catalog: Catalog) -> list[SectionPlan]:
+def plan_sections(definition: ListDefinition, catalog: Catalog, *, rules: Mapping[str, str] | None = None,
+                  today: dt.date | None = None) -> list[SectionPlan]:
     """Compile each section's rule and type its manual ids; raise with every problem at once."""
     problems: list[Problem] = []
     plans: list[SectionPlan] = []
@@ -187,7 +194,7 @@ def plan_sections(definition: ListDefinition, catalog: Catalog) -> list[SectionP
         rule = None
         if section.rule and section.rule.strip():
             try:
-                rule = compile_rule(section.rule, catalog, param_prefix=f"s{index}_")
+                rule = compile_rule(section.rule, catalog, param_prefix=f"s{index}_", rules=rules, today=today)
             except ErnestRulesError as error:
                 problems.extend(replace(problem, origin=f"{origin}.rule") for problem in error.problems)
             else:
@@ -295,7 +302,7 @@ def _check_guard(connection: duckdb.DuckDBPyConnection, plans: list[SectionPlan]
         shares[plan.index] = share
         if allow_all:
             continue
-        if plan.rule.checked.query.where is None:
+        if _selects_everything(plan.rule.checked.node):
             problems.append(Problem(_("the rule has no condition and selects all {count} rows: add a condition, "
                                       "or confirm with --allow-all (allow_all=True in Python)", count=universe, kind=plan.kind.name),
                                     origin=f"sections[{plan.index}].rule"))
@@ -309,14 +316,36 @@ def _check_guard(connection: duckdb.DuckDBPyConnection, plans: list[SectionPlan]
     return shares
 
 
+def _selects_everything(node) -> bool:
+    """True for a query without condition, or a union with such a query on either side.
+
+    A saved rule referenced by name is not looked into, and `except`/`intersect`
+    narrow their left side, so they are left to the share test.
+    """
+    from . import syntax as s
+
+    if isinstance(node, s.Query):
+        return node.where is None
+    if isinstance(node, s.SetOperation):
+        if node.operator == "union":
+            return _selects_everything(node.left) or _selects_everything(node.right)
+    return False
+
+
 def _rule_share(connection: duckdb.DuckDBPyConnection, plan: SectionPlan, catalog: Catalog, tables: Tables) -> tuple[int, int]:
     """Rows the rule selects and rows it selects from; for referents, the offers it selects among all offers."""
     assert plan.rule is not None
-    if plan.kind.through:
+    if plan.kind.through and plan.rule.condition is not None and plan.rule.checked.scope is not None:
         scope = quote_identifier(plan.rule.checked.scope.table)
         selected = connection.execute(f"SELECT count(*) FROM {scope} AS t WHERE {plan.rule.condition}", plan.rule.params or None).fetchone()[0]
         return selected, connection.execute(f"SELECT count(*) FROM {scope}").fetchone()[0]
     selected = connection.execute(f"SELECT count(DISTINCT id) FROM {tables.members} WHERE section = {plan.index} AND via = 'rule'").fetchone()[0]
+    if plan.kind.through:
+        # A combined referent rule: the share of the users who are that referent of some offer.
+        through = catalog.entity(plan.kind.through)
+        total = connection.execute(f"SELECT count(DISTINCT {quote_identifier(plan.kind.through_column)}) "
+                                   f"FROM {quote_identifier(through.table)}").fetchone()[0]
+        return selected, total
     return selected, connection.execute(f"SELECT count(*) FROM {quote_identifier(plan.entity.table)}").fetchone()[0]
 
 

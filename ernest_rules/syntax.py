@@ -34,11 +34,24 @@ class Name:
 
 
 LiteralType = TypingLiteral["text", "integer", "decimal", "boolean", "date"]
+DateUnit = TypingLiteral["day", "week", "month", "year"]
+
+
+@dataclass(frozen=True)
+class RelativeDate:
+    """A date written with `today` or with a shift (`today - 30 days`, `31/01/2025 + 1 month`).
+
+    `base` None stands for today, which the compiler resolves (it can be pinned).
+    Each shift is a signed amount and a unit, applied left to right.
+    """
+
+    base: dt.date | None
+    shifts: tuple[tuple[int, DateUnit], ...] = ()
 
 
 @dataclass(frozen=True)
 class Literal:
-    value: str | int | Decimal | bool | dt.date
+    value: str | int | Decimal | bool | dt.date | RelativeDate
     type: LiteralType
     span: Span
 
@@ -56,7 +69,7 @@ class FieldPath:
 @dataclass(frozen=True)
 class Comparison:
     field: FieldPath
-    operator: str  # one of = != < <= > >=
+    operator: str  # one of = != < <= > >=, or == for an exact text comparison
     value: Literal
     span: Span
 
@@ -81,6 +94,43 @@ class TextMatch:
     field: FieldPath
     mode: TypingLiteral["contains", "starts_with"]
     value: Literal
+    span: Span
+
+
+@dataclass(frozen=True)
+class Between:
+    """`field between low and high`, both bounds included."""
+
+    field: FieldPath
+    low: Literal
+    high: Literal
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListMatch:
+    """`contains any (…)` / `contains all (…)`."""
+
+    field: FieldPath
+    mode: TypingLiteral["any", "all"]
+    values: tuple[Literal, ...]
+    span: Span
+
+
+QuantifierKind = TypingLiteral["any", "no", "at_least", "at_most", "exactly"]
+
+
+@dataclass(frozen=True)
+class Quantified:
+    """A condition on related rows: `any candidatures where (…)`, `at least 2 candidatures`, `no offres`.
+
+    `relation` ends with a one-to-many relation; `where` must hold on each counted row.
+    """
+
+    quantifier: QuantifierKind
+    count: int
+    relation: FieldPath
+    where: "Condition | None"
     span: Span
 
 
@@ -110,7 +160,7 @@ class Or:
     span: Span
 
 
-Condition = Union[Comparison, Membership, Emptiness, TextMatch, Truth, Not, And, Or]
+Condition = Union[Comparison, Membership, Emptiness, TextMatch, Between, ListMatch, Quantified, Truth, Not, And, Or]
 
 
 @dataclass(frozen=True)
@@ -121,3 +171,24 @@ class Query:
     through: Name | None
     where: Condition | None
     span: Span
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`@name`: a saved rule used as part of another."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class SetOperation:
+    """`left union right`, `left except right`, `left intersect right`."""
+
+    operator: TypingLiteral["union", "except", "intersect"]
+    left: "Rule"
+    right: "Rule"
+    span: Span
+
+
+Rule = Union[Query, SetOperation, Reference]

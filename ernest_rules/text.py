@@ -17,7 +17,8 @@ SPACES = "".join(chr(code) for code in range(0x3001) if unicodedata.category(chr
 def fold(value: str) -> str:
     """Fold a text value for comparison: strip, drop accents, lower-case."""
     decomposed = unicodedata.normalize("NFD", value)
-    without_marks = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+    # DuckDB's strip_accents drops every combining mark: nonspacing (Mn), spacing (Mc) and enclosing (Me).
+    without_marks = "".join(char for char in decomposed if not unicodedata.category(char).startswith("M"))
     return unicodedata.normalize("NFC", without_marks.lower()).strip(SPACES)
 
 
