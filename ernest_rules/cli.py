@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except Exception as error:  # noqa: BLE001 - last resort: never show a traceback without -v
         logger.debug("internal error", exc_info=True)
-        print(text("internal error: {error}. Run again with -v for details and report it.", lang, error=f"{type(error).__name__}: {error}"),
-              file=sys.stderr)
+        detail = f"{type(error).__name__}: {error}"
+        print(text("internal error: {error}. Run again with -v for details and report it.", lang, error=detail), file=sys.stderr)
         return EXIT_INTERNAL
 
 
@@ -228,7 +228,7 @@ def run_select(options, lang: str) -> int:
     with progress(text("reading the export…", lang)):
         export = open_export(options.data, catalog)
         started = time.perf_counter()
-        count = export.connection.execute(f"SELECT count(*) FROM ({compiled.keys_sql})", compiled.params or None).fetchone()[0]
+        count = export.connection.execute(f"SELECT count(*) FROM ({compiled.keys_sql})", compiled.params or None).fetchall()[0][0]
         logger.info("counted %d rows in %.3f s", count, time.perf_counter() - started)
     print_rows(export, compiled, options.limit, lang)
     print(text("{count} rows of {entity} match", lang, count=count, entity=compiled.entity.label(lang)))

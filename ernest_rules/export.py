@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
+import threading
 import time
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Iterator, Literal
 
 import duckdb
 
@@ -53,18 +58,49 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "samples" / "data"
 
 
+MEMORY_ENV_VAR = "ERNEST_RULES_MEMORY_LIMIT"
+TIME_ENV_VAR = "ERNEST_RULES_TIME_LIMIT"
+
+
 @dataclass
 class Export:
-    """An opened export: a DuckDB connection where each catalog table is readable by name."""
+    """An opened export: a DuckDB connection where each catalog table is readable by name.
+
+    Once the tables are attached the connection is locked: it can read only the
+    export folder (and its own spill folder), cannot write files, load
+    extensions or change its settings, and has a memory limit. `time_limit`
+    (seconds) bounds each guarded run (see `limited`).
+    """
 
     path: Path
     form: Form
     catalog: Catalog
     connection: duckdb.DuckDBPyConnection
     files: dict[str, Path] = field(default_factory=dict)
+    memory_limit: str | None = None
+    time_limit: float | None = None
 
     def row_count(self, entity: EntitySpec) -> int:
-        return self.connection.execute(f"SELECT count(*) FROM {quote_identifier(entity.table)}").fetchone()[0]
+        return self.connection.execute(f"SELECT count(*) FROM {quote_identifier(entity.table)}").fetchall()[0][0]
+
+    @contextmanager
+    def limited(self) -> Iterator[None]:
+        """Run a block under the time limit, and turn DuckDB's limit errors into clear messages."""
+        timer = threading.Timer(self.time_limit, self.connection.interrupt) if self.time_limit else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        try:
+            yield
+        except duckdb.InterruptException:
+            raise DataError(Problem(_("the query took longer than the time limit of {seconds} s: narrow the rules or raise "
+                                      "--time-limit", seconds=self.time_limit))) from None
+        except duckdb.OutOfMemoryException:
+            raise DataError(Problem(_("the query needed more memory than the limit of {limit}: narrow the rules or raise "
+                                      "--memory-limit", limit=self.memory_limit or "DuckDB's default"))) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def close(self) -> None:
         self.connection.close()
@@ -84,13 +120,32 @@ def find_form(path: Path, catalog: Catalog) -> tuple[Path, Form]:
 
 
 def open_export(path: str | Path | None = None, catalog: Catalog | None = None, *,
-                connection: duckdb.DuckDBPyConnection | None = None) -> Export:
-    """Open an export folder and expose its tables to DuckDB; raise `DataError` naming what is missing."""
+                memory_limit: str | None = None, time_limit: float | None = None, lock: bool = True) -> Export:
+    """Open an export folder and expose its tables to DuckDB; raise `DataError` naming what is missing.
+
+    `memory_limit` is a DuckDB size such as "2GB" (default: $ERNEST_RULES_MEMORY_LIMIT,
+    else DuckDB's own default of 80 % of RAM); `time_limit` is in seconds (default:
+    $ERNEST_RULES_TIME_LIMIT, else none). `lock=False` leaves the connection unlocked,
+    for tools that attach more data themselves.
+    """
     catalog = catalog or default_catalog()
     started = time.perf_counter()
     folder, form = find_form(Path(path) if path is not None else default_data_dir(), catalog)
-    connection = connection or duckdb.connect()
-    export = Export(folder, form, catalog, connection)
+    memory_limit = memory_limit or os.environ.get(MEMORY_ENV_VAR) or None
+    time_limit = time_limit if time_limit is not None else _env_seconds()
+    spill = tempfile.mkdtemp(prefix="ernest-rules-")
+    config = {"temp_directory": spill}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    try:
+        connection = duckdb.connect(config=config)
+    except duckdb.Error as error:
+        raise DataError(Problem(_("invalid memory limit {value}: use a size such as 2GB or 500MB", value=Quoted(memory_limit)))) from None
+    # Timestamps with a time zone are converted in UTC, whatever the machine's zone.
+    connection.execute("SET TimeZone = 'UTC'")
+    export = Export(folder, form, catalog, connection, memory_limit=memory_limit, time_limit=time_limit)
+    # The spill folder goes when the export object does (or at interpreter exit).
+    weakref.finalize(export, shutil.rmtree, spill, True)
     problems: list[Problem] = []
     for entity in catalog.entities:
         file = folder / f"{entity.table}.{'parquet' if form == 'parquet' else 'csv'}"
@@ -107,8 +162,23 @@ def open_export(path: str | Path | None = None, catalog: Catalog | None = None, 
             problems.extend(error.problems)
     if problems:
         raise DataError(problems)
+    if lock:
+        allowed = [str(folder.resolve()) + os.sep, spill + os.sep]
+        connection.execute("SET allowed_directories = $dirs", {"dirs": allowed})
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
     logger.info("opened %s export %s in %.3f s", form, folder, time.perf_counter() - started)
     return export
+
+
+def _env_seconds() -> float | None:
+    value = os.environ.get(TIME_ENV_VAR)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise DataError(Problem(_("{name} must be a number of seconds, not {value}", name=TIME_ENV_VAR, value=Quoted(value)))) from None
 
 
 def _describe(connection: duckdb.DuckDBPyConnection, source_sql: str, file: Path) -> dict[str, str]:

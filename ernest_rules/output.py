@@ -1,8 +1,10 @@
 """Writing recipients to CSV (French Excel), JSON or Parquet with DuckDB's COPY.
 
-Rows go from DuckDB to the file without passing through Python objects. The
-file is written next to the target and renamed into place at the end, so a
-failed export never leaves a half-written file or destroys an earlier one.
+The export's connection is locked and cannot write files, so its rows stream
+as Arrow record batches into a second, private DuckDB connection that writes
+the file: rows never become Python objects. The file is written next to the
+target and renamed into place at the end, so a failed export never leaves a
+half-written file or destroys an earlier one.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ FORMATS = {".csv": "csv", ".json": "json", ".parquet": "parquet"}
 
 # Sources as one readable text for CSV: "1:rule:candidats:2 | 3:manual:contacts:1287".
 SOURCES_TEXT = ("array_to_string(list_transform(sources, lambda s: s.section || ':' || s.via || ':' || s.entity || ':' || s.id), ' | ')")
+
+# Rows per Arrow batch between the two connections: bounds the memory of an export.
+BATCH_ROWS = 100_000
 
 COLUMNS = "recipient_key, kind, entity, id, email, display_name, section"
 
@@ -48,6 +53,17 @@ def write_resolution(resolution, path: str | Path, *, include_excluded: bool = F
     return write_table(resolution.connection, combined, path)
 
 
+def _copy(source: duckdb.DuckDBPyConnection, writer: duckdb.DuckDBPyConnection, select: str, target: str) -> None:
+    """Stream the rows of `select` from the locked connection into the writer's COPY."""
+    reader = source.sql(select).to_arrow_reader(BATCH_ROWS)
+    try:
+        writer.register("rows_to_write", reader)
+        writer.execute(f"COPY rows_to_write TO {target}")
+    finally:
+        writer.unregister("rows_to_write")
+        reader.close()
+
+
 def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | Path) -> int:
     """Write a table or parenthesised query with a `sources` and a `position` column to `path`; return the row count."""
     path = Path(path)
@@ -57,11 +73,12 @@ def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | P
                                          folder=Quoted(path.parent))))
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
+    writer = duckdb.connect()
     try:
         if form == "csv":
             select = f"SELECT * EXCLUDE (position, sources) REPLACE (CAST(id AS VARCHAR) AS id), {SOURCES_TEXT} AS sources FROM {table} ORDER BY position"
             body = temporary + ".body"
-            connection.execute(f"COPY ({select}) TO {quote_string(body)} (FORMAT csv, HEADER true, DELIMITER ';')")
+            _copy(connection, writer, select, f"{quote_string(body)} (FORMAT csv, HEADER true, DELIMITER ';')")
             # A UTF-8 byte order mark makes Excel read the accents right.
             with open(temporary, "wb") as target, open(body, "rb") as source:
                 target.write(b"\xef\xbb\xbf")
@@ -70,11 +87,13 @@ def write_table(connection: duckdb.DuckDBPyConnection, table: str, path: str | P
         else:
             select = f"SELECT * EXCLUDE (position) FROM {table} ORDER BY position"
             options = "FORMAT json, ARRAY true" if form == "json" else "FORMAT parquet, COMPRESSION zstd"
-            connection.execute(f"COPY ({select}) TO {quote_string(temporary)} ({options})")
+            _copy(connection, writer, select, f"{quote_string(temporary)} ({options})")
         os.replace(temporary, path)
     except (duckdb.Error, OSError) as error:
         for leftover in (temporary, temporary + ".body"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
         raise ErnestRulesError(Problem(_("cannot write {file}: {reason}", file=Quoted(path), reason=str(error).splitlines()[0]))) from None
-    return connection.execute(f"SELECT count(*) FROM {table} AS written").fetchone()[0]
+    finally:
+        writer.close()
+    return connection.execute(f"SELECT count(*) FROM {table} AS written").fetchall()[0][0]

@@ -110,10 +110,19 @@ def resolve(definition: ListDefinition | dict | str | Path, data: str | Path | N
     exclusions, exclusion_bad = _typed_exclusions(definition, catalog)
     consent_required = _consent_required(definition, catalog)
     tables = Tables(next(_run_numbers))
-    connection = export.connection
     files = default_suppression_files() if suppression_files is None else list(suppression_files)
     suppressed = collect_suppressed(files, suppressed_addresses)
 
+    with export.limited():
+        return _run(definition, export, plans, tables, exclusions, exclusion_bad, consent_required, suppressed, started,
+                    allow_all=allow_all, max_share=max_share, today=today)
+
+
+def _run(definition: ListDefinition, export: Export, plans: list[SectionPlan], tables: Tables, exclusions, exclusion_bad,
+         consent_required: bool, suppressed: list[str], started: float, *, allow_all: bool, max_share: float | None,
+         today: dt.date) -> Resolution:
+    connection = export.connection
+    catalog = export.catalog
     _register(connection, tables.manual, _manual_table(plans))
     _register(connection, tables.exclusions, pa.table({"entity": pa.array([e for e, _ in exclusions], pa.string()),
                                                        "id": pa.array([str(i) for _, i in exclusions], pa.string())}))
@@ -337,16 +346,16 @@ def _rule_share(connection: duckdb.DuckDBPyConnection, plan: SectionPlan, catalo
     assert plan.rule is not None
     if plan.kind.through and plan.rule.condition is not None and plan.rule.checked.scope is not None:
         scope = quote_identifier(plan.rule.checked.scope.table)
-        selected = connection.execute(f"SELECT count(*) FROM {scope} AS t WHERE {plan.rule.condition}", plan.rule.params or None).fetchone()[0]
-        return selected, connection.execute(f"SELECT count(*) FROM {scope}").fetchone()[0]
-    selected = connection.execute(f"SELECT count(DISTINCT id) FROM {tables.members} WHERE section = {plan.index} AND via = 'rule'").fetchone()[0]
+        selected = connection.execute(f"SELECT count(*) FROM {scope} AS t WHERE {plan.rule.condition}", plan.rule.params or None).fetchall()[0][0]
+        return selected, connection.execute(f"SELECT count(*) FROM {scope}").fetchall()[0][0]
+    selected = connection.execute(f"SELECT count(DISTINCT id) FROM {tables.members} WHERE section = {plan.index} AND via = 'rule'").fetchall()[0][0]
     if plan.kind.through:
         # A combined referent rule: the share of the users who are that referent of some offer.
         through = catalog.entity(plan.kind.through)
         total = connection.execute(f"SELECT count(DISTINCT {quote_identifier(plan.kind.through_column)}) "
-                                   f"FROM {quote_identifier(through.table)}").fetchone()[0]
+                                   f"FROM {quote_identifier(through.table)}").fetchall()[0][0]
         return selected, total
-    return selected, connection.execute(f"SELECT count(*) FROM {quote_identifier(plan.entity.table)}").fetchone()[0]
+    return selected, connection.execute(f"SELECT count(*) FROM {quote_identifier(plan.entity.table)}").fetchall()[0][0]
 
 
 # ---------------------------------------------------------------- report
@@ -355,7 +364,7 @@ def _rule_share(connection: duckdb.DuckDBPyConnection, plan: SectionPlan, catalo
 def _build_report(definition: ListDefinition, export: Export, plans: list[SectionPlan], tables: Tables, shares: dict[int, float],
                   consent_required: bool, exclusion_problems: list[Problem], suppressed_count: int) -> Report:
     connection = export.connection
-    total = connection.execute(f"SELECT count(*) FROM {tables.recipients}").fetchone()[0]
+    total = connection.execute(f"SELECT count(*) FROM {tables.recipients}").fetchall()[0][0]
     reasons = dict(connection.execute(f"SELECT reason, count(*) FROM {tables.excluded} GROUP BY ALL ORDER BY 1").fetchall())
     counts = {
         row[0]: row[1:]
@@ -393,4 +402,4 @@ def _build_report(definition: ListDefinition, export: Export, plans: list[Sectio
 
 def _exists(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, key: str) -> bool:
     return connection.execute(f"SELECT count(*) FROM {quote_identifier(entity.table)} WHERE CAST({quote_identifier(entity.key)} AS VARCHAR) = $key",
-                              {"key": key}).fetchone()[0] > 0
+                              {"key": key}).fetchall()[0][0] > 0

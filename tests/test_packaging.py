@@ -53,4 +53,4 @@ def test_installed_wheel_parses_rules(wheel: Path, tmp_path: Path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "dev"
-    assert lines[1].startswith("ligne 1, colonne 12")
+    assert lines[1].startswith("ligne 1, colonne 13")
