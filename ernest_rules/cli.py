@@ -22,6 +22,7 @@ from .compile import compile_rule
 from .errors import ErnestRulesError, Problem
 from .export import open_export
 from .i18n import _, detect_language, set_language, text
+from .listdef import load_definition
 from .resolve import resolve
 from .words import describe
 
@@ -65,6 +66,10 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data", metavar="DIR",
                       help=say("export folder (Parquet or French CSV); default: $ERNEST_RULES_DATA, else the bundled samples"))
+    data.add_argument("--memory-limit", metavar="SIZE",
+                      help=say("memory DuckDB may use, such as 2GB (default: $ERNEST_RULES_MEMORY_LIMIT, else 80%% of RAM)"))
+    data.add_argument("--time-limit", type=float, metavar="SECONDS",
+                      help=say("stop a query that runs longer than this (default: $ERNEST_RULES_TIME_LIMIT, else no limit)"))
 
     parser = argparse.ArgumentParser(prog="ernest-rules", parents=[common_options(defaults=True)],
                                      description=say("Build Ernest mailing lists from rules over an export."))
@@ -194,6 +199,14 @@ def _today(options):
     raise ErnestRulesError(Problem(_("--today must be a date such as 2025-03-10 or 10/03/2025, not {value}", value=options.today)))
 
 
+def _open(options):
+    export = open_export(options.data, _catalog(options), memory_limit=options.memory_limit, time_limit=options.time_limit)
+    lang = detect_language()
+    for warning in export.warnings:
+        print(text("warning: {message}", lang, message=warning.render(lang)), file=sys.stderr)
+    return export
+
+
 def _compile(options):
     return compile_rule(_read_rule(options.rule), _catalog(options), rules=_rules(options), today=_today(options))
 
@@ -226,9 +239,10 @@ def run_select(options, lang: str) -> int:
     compiled = _compile(options)
     _check_limit(options.limit)
     with progress(text("reading the export…", lang)):
-        export = open_export(options.data, catalog)
+        export = _open(options)
         started = time.perf_counter()
-        count = export.connection.execute(f"SELECT count(*) FROM ({compiled.keys_sql})", compiled.params or None).fetchall()[0][0]
+        with export.limited():
+            count = export.connection.execute(f"SELECT count(*) FROM ({compiled.keys_sql})", compiled.params or None).fetchall()[0][0]
         logger.info("counted %d rows in %.3f s", count, time.perf_counter() - started)
     print_rows(export, compiled, options.limit, lang)
     print(text("{count} rows of {entity} match", lang, count=count, entity=compiled.entity.label(lang)))
@@ -240,8 +254,8 @@ def _resolve(options, lang: str):
     if options.max_share is not None and not 0 < options.max_share <= 1:
         raise ErnestRulesError(Problem(_("--max-share must be more than 0 and at most 1, not {value}", value=options.max_share)))
     with progress(text("resolving the list…", lang)):
-        return resolve(options.list_file, options.data, catalog=_catalog(options) if options.catalog else None,
-                       suppression_files=options.suppression, allow_all=options.allow_all, max_share=options.max_share,
+        definition = load_definition(options.list_file)
+        return resolve(definition, export=_open(options), suppression_files=options.suppression, allow_all=options.allow_all, max_share=options.max_share,
                        rules=_rules(options), today=_today(options))
 
 

@@ -10,6 +10,7 @@ message naming the file, the column and the value.
 
 from __future__ import annotations
 
+import codecs
 import logging
 import os
 import shutil
@@ -58,6 +59,10 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "samples" / "data"
 
 
+# DuckDB errors that come from SQL we generate, not from the data: they stay internal errors.
+_OUR_BUGS = (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException, duckdb.InternalException,
+             duckdb.NotImplementedException, duckdb.ProgrammingError)
+
 MEMORY_ENV_VAR = "ERNEST_RULES_MEMORY_LIMIT"
 TIME_ENV_VAR = "ERNEST_RULES_TIME_LIMIT"
 
@@ -79,6 +84,7 @@ class Export:
     files: dict[str, Path] = field(default_factory=dict)
     memory_limit: str | None = None
     time_limit: float | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
     def row_count(self, entity: EntitySpec) -> int:
         return self.connection.execute(f"SELECT count(*) FROM {quote_identifier(entity.table)}").fetchall()[0][0]
@@ -98,6 +104,12 @@ class Export:
         except duckdb.OutOfMemoryException:
             raise DataError(Problem(_("the query needed more memory than the limit of {limit}: narrow the rules or raise "
                                       "--memory-limit", limit=self.memory_limit or "DuckDB's default"))) from None
+        except _OUR_BUGS:
+            raise
+        except duckdb.Error as error:
+            # A damaged file (corrupt Parquet, truncated CSV) is only detected when its rows are read.
+            raise DataError(Problem(_("cannot read the export in {folder}: {reason}; check its files", folder=Quoted(self.path),
+                                      reason=_error_text(error)))) from None
         finally:
             if timer is not None:
                 timer.cancel()
@@ -120,7 +132,8 @@ def find_form(path: Path, catalog: Catalog) -> tuple[Path, Form]:
 
 
 def open_export(path: str | Path | None = None, catalog: Catalog | None = None, *,
-                memory_limit: str | None = None, time_limit: float | None = None, lock: bool = True) -> Export:
+                memory_limit: str | None = None, time_limit: float | None = None, lock: bool = True,
+                check_integrity: bool = True) -> Export:
     """Open an export folder and expose its tables to DuckDB; raise `DataError` naming what is missing.
 
     `memory_limit` is a DuckDB size such as "2GB" (default: $ERNEST_RULES_MEMORY_LIMIT,
@@ -157,11 +170,19 @@ def open_export(path: str | Path | None = None, catalog: Catalog | None = None, 
             if form == "parquet":
                 _attach_parquet(connection, entity, file)
             else:
-                _load_csv(connection, entity, file)
+                _load_csv(connection, entity, file, spill, export.warnings)
         except DataError as error:
             problems.extend(error.problems)
     if problems:
         raise DataError(problems)
+    if check_integrity:
+        with export.limited():
+            problems = _duplicate_keys(export)
+            if problems:
+                raise DataError(problems)
+            export.warnings.extend(_dangling_links(export))
+    for warning in export.warnings:
+        logger.debug("export warning: %s", warning.render("en"))
     if lock:
         allowed = [str(folder.resolve()) + os.sep, spill + os.sep]
         connection.execute("SET allowed_directories = $dirs", {"dirs": allowed})
@@ -208,8 +229,9 @@ def _attach_parquet(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, f
     connection.execute(f"CREATE OR REPLACE VIEW {quote_identifier(entity.table)} AS SELECT * FROM {source}")
 
 
-def _load_csv(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, file: Path) -> None:
-    source = f"read_csv({quote_string(str(file))}, delim=';', header=true, all_varchar=true, quote='\"', escape='\"')"
+def _load_csv(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, file: Path, spill: str, warnings: list[Problem]) -> None:
+    readable = file if _is_utf8(file) else _utf8_copy(file, spill, warnings)
+    source = f"read_csv({quote_string(str(readable))}, delim=';', header=true, all_varchar=true, quote='\"', escape='\"')"
     columns = _describe(connection, source, file)
     problems = _missing_columns(entity, columns, file)
     if problems:
@@ -223,6 +245,65 @@ def _load_csv(connection: duckdb.DuckDBPyConnection, entity: EntitySpec, file: P
         connection.execute(f"CREATE OR REPLACE TEMP TABLE {quote_identifier(entity.table)} AS SELECT {', '.join(selected)} FROM {source}")
     except duckdb.Error as error:
         raise DataError(Problem(_("cannot read {file}: {reason}", file=Quoted(file), reason=_error_text(error)))) from None
+
+
+def _is_utf8(file: Path) -> bool:
+    """Check the whole file decodes as UTF-8, reading it in blocks."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(file, "rb") as handle:
+            while block := handle.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _utf8_copy(file: Path, spill: str, warnings: list[Problem]) -> Path:
+    """Re-encode a Windows-1252 CSV (what Excel writes on French Windows) as UTF-8 in the spill folder."""
+    target = Path(spill) / f"{file.stem}.utf8.csv"
+    try:
+        with open(file, "r", encoding="cp1252", newline="") as source, open(target, "w", encoding="utf-8", newline="") as copy:
+            shutil.copyfileobj(source, copy, 1 << 20)
+    except UnicodeDecodeError as error:
+        raise DataError(Problem(_("{file} is neither UTF-8 nor Windows-1252 text (byte {position}): save it as UTF-8 CSV",
+                                  file=Quoted(file), position=error.start))) from None
+    warnings.append(Problem(_("{file} is not UTF-8: it was read as Windows-1252; save it as UTF-8 CSV to avoid this", file=Quoted(file))))
+    return target
+
+
+def _duplicate_keys(export: Export) -> list[Problem]:
+    """Reject tables where one key appears on several rows: a recipient could not be told apart."""
+    problems = []
+    for entity in export.catalog.entities:
+        key = quote_identifier(entity.key)
+        rows = export.connection.execute(
+            f"SELECT {key}, count(*) FROM {quote_identifier(entity.table)} WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1 "
+            f"ORDER BY {key} LIMIT 5").fetchall()
+        if rows:
+            examples = ", ".join(str(row[0]) for row in rows)
+            problems.append(Problem(_("the column {column} of {file} must hold each id once, but some ids repeat ({examples}): "
+                                      "fix the export", column=Quoted(entity.key), file=Quoted(export.files[entity.name]),
+                                      examples=examples)))
+    return problems
+
+
+def _dangling_links(export: Export) -> list[Problem]:
+    """Warn about links that point to no row: those rows read the related fields as empty."""
+    warnings = []
+    for entity in export.catalog.entities:
+        for relation in entity.relations:
+            target = export.catalog.entity(relation.target)
+            column = quote_identifier(relation.column)
+            count = export.connection.execute(
+                f"SELECT count(*) FROM {quote_identifier(entity.table)} AS e WHERE e.{column} IS NOT NULL AND NOT EXISTS "
+                f"(SELECT 1 FROM {quote_identifier(target.table)} AS r WHERE r.{quote_identifier(target.key)} = e.{column})").fetchall()[0][0]
+            if count:
+                warnings.append(Problem(_("{count} rows of {table} have a {column} that matches no row of {target}; "
+                                          "their {relation} fields read as empty", count=count, table=Quoted(entity.table),
+                                          column=Quoted(relation.column), target=Quoted(target.table), relation=Quoted(relation.name))))
+    return warnings
 
 
 def _error_text(error: duckdb.Error) -> str:

@@ -232,7 +232,9 @@ def loads(text: str | bytes) -> s.Rule:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise TreeJsonError(Problem(_("the syntax tree is not valid JSON: {error}", error=str(error)))) from None
+        source = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        raise TreeJsonError(Problem(_("the syntax tree is not valid JSON: {error}", error=error.msg), line=error.lineno,
+                                    column=error.colno, source=source)) from None
     except RecursionError:
         raise TreeJsonError(Problem(_("the syntax tree is nested too deeply"))) from None
     return from_json(data)
