@@ -17,7 +17,9 @@ from typing import Any, Mapping
 
 from . import syntax as s
 from .catalog import Catalog, default_catalog
-from .check import CheckedRule, ResolvedField, check
+from .check import CheckedRule, ResolvedField, check, literal_text
+from .errors import Problem, RuleCheckError
+from .i18n import Quoted, _
 from .dates import resolve_date, today_in
 from .parse import DEFAULT_LIMITS, Limits, parse
 from .text import fold, fold_sql
@@ -278,7 +280,12 @@ class _Compiler:
         if resolved.spec.type in ("text", "list"):
             return fold(str(literal.value))
         if literal.type == "date":
-            return resolve_date(literal.value, self.today)  # type: ignore[arg-type]
+            try:
+                return resolve_date(literal.value, self.today)  # type: ignore[arg-type]
+            except (ValueError, OverflowError):
+                raise RuleCheckError(Problem(_("the date {value} falls outside the calendar (years 1 to 9999)", value=Quoted(literal_text(literal))),
+                                             line=literal.span.line, column=literal.span.column, width=literal.span.width,
+                                             source=self.checked.text if self.checked else None)) from None
         if resolved.spec.type == "decimal" and isinstance(literal.value, int):
             return Decimal(literal.value)
         return literal.value

@@ -2,12 +2,12 @@
 
 The text before the cursor is fed to Lark's interactive parser, whose
 `accepts()` gives the token kinds that may come next. Keyword kinds map to
-their English and French spellings; a NAME maps to the names valid at that
-place, found by following the tokens: entities at the start of a query, the
-fields of the current entity in a condition (the collection's entity inside
-`any candidatures where (…)`, the relation's target after `societe.`). After a
-comparison operator or inside `in (…)`, the values present in an export are
-offered for fields marked `few_values` in the catalog.
+their English and French spellings. A NAME maps to the names valid at that
+place, found by following the tokens: entities at the start of a query, and in
+a condition the fields of the current entity. That entity is the collection's
+entity inside `any candidatures where (…)` and the relation's target after
+`societe.`. After a comparison operator or inside `in (…)`, the values present
+in an export are offered for fields marked `few_values` in the catalog.
 
 The word under the cursor is completed by prefix, ignoring case and accents.
 `complete` never raises: text it cannot parse gives no completion.
@@ -28,6 +28,7 @@ from .export import Export
 from .i18n import detect_language
 from .parse import TOKEN_WORDS, parser
 from .text import fold
+from .warnings import present_values
 
 logger = logging.getLogger("ernest_rules")
 
@@ -74,7 +75,6 @@ _OPERATOR_TYPES = {
 }
 _ORDERED_COMPARATORS = {"<", "<=", ">", ">="}
 _VALUE_KEYWORD_TYPES = {"TRUE": {"boolean"}, "FALSE": {"boolean"}, "TODAY": {"date", "timestamp"}}
-_VALUE_TOKENS = {"STRING", "NUMBER", "ISO_DATE", "FRENCH_DATE", "TODAY", "TRUE", "FALSE"}
 _QUANTIFIERS = {"ANY", "NO", "AT_LEAST", "AT_MOST", "EXACTLY"}
 _LIST_OPENERS = {"IN", "NOT_IN", "CONTAINS_ANY", "CONTAINS_ALL"}
 _VALUE_OPERATORS = {"COMPARATOR", "EXACT", "CONTAINS", "STARTS_WITH"}
@@ -83,6 +83,9 @@ _OPERATORS = _VALUE_OPERATORS | _LIST_OPENERS | {"BETWEEN", "IS_EMPTY", "IS_NOT_
 # The word being typed: letters, digits, _ and @, with apostrophes inside (n'est, aujourd'hui).
 _WORD_AT_END = re.compile(r"[\w@]+(?:['’]\w+)*['’]?$")
 MAX_KEYWORD_WORDS = 4
+# Words of the keywords written in several words (`is not empty`, `au moins une`).
+_PHRASE_WORDS = {fold(word) for spellings in KEYWORD_SPELLINGS.values() for spelling in spellings if " " in spelling
+                 for word in spelling.split()}
 
 
 def complete(text: str, cursor: int, catalog: Catalog | None = None, export: Export | None = None,
@@ -108,11 +111,15 @@ def _complete(text: str, cursor: int, catalog: Catalog | None, export: Export | 
     if _in_comment(before):
         return []
     found: list[Completion] = []
+    parsed = False
     for start, in_string in _partial_starts(before):
+        if in_string and parsed:
+            break  # The text before a plain word parsed, so every quote before it is closed.
         head, partial = before[:start], before[start:]
         scan = _scan(head, catalog)
         if scan is None:
             continue
+        parsed = True
         found.extend(_proposals(scan, partial, in_string, start, catalog, export, rules, lang))
     return list(dict.fromkeys(found))
 
@@ -133,8 +140,9 @@ def _partial_starts(before: str) -> list[tuple[int, bool]]:
     starts.append((word_start, False))
     position = word_start
     for _words in range(MAX_KEYWORD_WORDS - 1):
-        earlier = re.search(r"[\w'’]+\s+$", before[:position]) if position else None
-        if earlier is None:
+        earlier = re.search(r"([\w'’]+)\s+$", before[:position]) if position else None
+        # Parsing again is only worth it when the earlier word can begin or continue a keyword phrase.
+        if earlier is None or fold(earlier.group(1).replace("’", "'")) not in _PHRASE_WORDS:
             break
         position = earlier.start()
         starts.append((position, False))
@@ -210,7 +218,7 @@ class _Frame:
 
 @dataclass
 class _Scan:
-    """Where the text before the partial word stands, as far as completion needs it."""
+    """The parser's position before the partial word: token kinds accepted next, current entity, open parentheses."""
 
     accepts: set[str]
     tokens: list[Token]
@@ -343,12 +351,13 @@ def _proposals(scan: _Scan, partial: str, in_string: bool, start: int, catalog: 
     accepts = scan.accepts
     if in_string:
         # Inside an open quote only a value can follow; the proposal replaces the opening quote too.
-        return _values(scan, catalog, partial[1:], start, export) if "STRING" in accepts else []
+        typed = re.sub(r"\\(.)", r"\1", partial[1:], flags=re.S)
+        return _values(scan, typed, start, export) if "STRING" in accepts else []
     several_words = bool(re.search(r"\s", partial))
     proposals: list[Completion] = []
     if not several_words:
         if "STRING" in accepts:
-            proposals += _values(scan, catalog, partial, start, export)
+            proposals += _values(scan, partial, start, export)
         if "NAME" in accepts:
             proposals += [item for item in _names(scan, catalog, start, lang) if _matches(item.text, partial)]
         if "REFERENCE" in accepts and rules:
@@ -384,25 +393,24 @@ def _keyword_fits(scan: _Scan, catalog: Catalog, token: str, typed: _FieldRef | 
 
 
 def _typed_field(scan: _Scan, catalog: Catalog) -> _FieldRef | None:
-    """The field whose path ends the text in a condition (`statut` in `candidats where statut `), if any."""
+    """Resolve the field whose path ends the text of a condition (`statut` in `candidats where statut `), if any."""
     if scan.mode != "condition" or scan.last != "NAME" or scan.in_quantifier_path:
         return None
     return _resolve_field(catalog, scan.path_scope, scan.path)
 
 
 def _value_field(scan: _Scan) -> _FieldRef | None:
-    """The field a value typed here is compared with, if known."""
+    """Return the field a value typed here is compared with, if known."""
     if scan.frames and scan.frames[-1].kind == "values" and scan.last in ("LPAR", "COMMA"):
         return scan.frames[-1].compared
+    # After AND this is the second bound of `between`; after a conjunction no value is accepted anyway.
     if scan.last in _VALUE_OPERATORS or scan.last == "BETWEEN" or scan.last == "AND":
         return scan.operand
     return None
 
 
-def _values(scan: _Scan, catalog: Catalog, partial: str, start: int, export: Export | None) -> list[Completion]:
+def _values(scan: _Scan, partial: str, start: int, export: Export | None) -> list[Completion]:
     """Propose the values of a `few_values` field present in the export, quoted, most frequent first."""
-    from .warnings import present_values
-
     if export is None or scan.last not in (_VALUE_OPERATORS | {"LPAR", "COMMA"}):
         return []
     if scan.last == "COMPARATOR" and scan.operator not in ("=", "!=", "<>"):
@@ -425,7 +433,7 @@ def _quote(value: str) -> str:
 
 
 def _names(scan: _Scan, catalog: Catalog, start: int, lang: str) -> list[Completion]:
-    """The names a NAME token may be here: entities, fields, relations or collections."""
+    """List the names a NAME token may be here: entities, fields, relations or collections."""
 
     def proposal(kind: CompletionKind, name: str, spec) -> Completion:
         return Completion(kind, f"{name}." if kind == "relation" else name, f"{name} ({_label(spec, lang)})", start)

@@ -1,8 +1,8 @@
 """Explain a rule on an export: the rule in words and how many rows each condition keeps.
 
 For a query whose condition is `A and B and C`, the funnel counts the rows kept
-by A, then by A and B, then by all three, so the condition that empties a list
-stands out. For `A or B` it counts each operand alone and their union; for a set
+by A, then by A and B, then by all three, which shows the condition that
+empties a list. For `A or B` it counts each operand alone and their union; for a set
 operation (`union`, `except`, `intersect`) each operand and the result. Every
 count of one explanation comes from a single DuckDB query.
 
@@ -46,11 +46,11 @@ class FunnelStep:
     """One line of a funnel: a condition (or operand) in words and the rows it keeps.
 
     `role` is "condition" for a single condition or the first of an `and`
-    chain, "and" for a later condition of the chain (its count is cumulative),
-    "operand" for an operand counted alone (of `or` or of a set operation),
-    "union" for the rows of an `or`, and "result" for a set operation's rows.
-    `base` is the count the step is compared with: the previous step for "and",
-    otherwise the total.
+    chain, and "and" for a later condition of the chain, whose count is
+    cumulative. It is "operand" for an operand counted alone (of `or` or of a
+    set operation), "union" for the rows of an `or`, and "result" for a set
+    operation's rows. `base` is the count the step is compared with: the
+    previous step for "and", otherwise the total.
     """
 
     role: StepRole

@@ -3,9 +3,9 @@
 `open_export` checks that every table and column of the catalog is present and
 exposes each table to DuckDB under its catalog name. Parquet files are read in
 place through views. CSV files are converted once into temporary tables with
-the catalog's types (`dd/mm/yyyy` dates, `Oui`/`Non` booleans, lists joined
-with ", "), so a value that does not fit its column stops the run with a
-message naming the file, the column and the value.
+the catalog's types: `dd/mm/yyyy` dates, `Oui`/`Non` booleans and lists joined
+with ", ". A value that does not fit its column stops the run with a message
+naming the file, the column and the value.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ def _utf8_copy(file: Path, spill: str, warnings: list[Problem]) -> Path:
 
 
 def _duplicate_keys(export: Export) -> list[Problem]:
-    """Reject tables where one key appears on several rows: a recipient could not be told apart."""
+    """Reject tables where one key appears on several rows, because such recipients cannot be distinguished."""
     problems = []
     for entity in export.catalog.entities:
         key = quote_identifier(entity.key)

@@ -80,8 +80,9 @@ def _eligibility_sql(plan: SectionPlan, catalog: Catalog) -> tuple[str, str]:
     if kind.through and plan.manual:
         # A manual referent must be that referent of at least one offer.
         through = catalog.entity(kind.through)
-        checks.append((f"(m.via = 'rule' OR e.{quote_identifier(plan.entity.key)} IN (SELECT {quote_identifier(kind.through_column)} "
-                       f"FROM {quote_identifier(through.table)}))", "not_a_referent"))
+        column = quote_identifier(kind.through_column)
+        checks.append((f"(m.via = 'rule' OR EXISTS (SELECT 1 FROM {quote_identifier(through.table)} AS o "
+                       f"WHERE o.{column} = e.{quote_identifier(plan.entity.key)}))", "not_a_referent"))
     if not checks:
         return "true", "NULL::VARCHAR"
     reason = "CASE " + " ".join(f"WHEN NOT {test} THEN {quote_string(name)}" for test, name in checks) + " END"

@@ -147,14 +147,17 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> s.Rule:
     try:
         tree = parser().parse(text, on_error=recover)
     except UnexpectedInput as error:
-        # Lark raises the last error that `recover` gave up on, which may already be listed.
+        # Lark raises the last error that `recover` gave up on, which may already be listed or echo the previous one.
         problem = _syntax_problem(error, text)
-        if all((known.line, known.column) != (problem.line, problem.column) for known in problems):
+        token = getattr(error, "token", None)
+        echo = bool(problems) and token is not None and last_error_end >= 0 and not text[last_error_end:token.start_pos or len(text)].strip()
+        if not echo and all((known.line, known.column) != (problem.line, problem.column) for known in problems):
             problems.append(problem)
         tree = None
     if problems:
         raise RuleSyntaxError(problems)
     assert tree is not None
+    _check_depth(tree, text, limits)
     try:
         return _ToSyntax(text, limits).transform(tree)
     except VisitError as error:
@@ -190,6 +193,36 @@ def _check_nesting(text: str, limits: Limits) -> None:
             depth -= 1
 
 
+def _acceptable(state, candidates: set[str]) -> set[str]:
+    """Keep the terminals (and the end of the rule) that the parser state really accepts.
+
+    The lexer's `allowed` set is the union of several parser states; feeding each
+    terminal to a copy of the state, as Lark's own `accepts()` does, narrows it.
+    """
+    accepted = set()
+    for name in candidates | {"$END"}:
+        trial = state.copy()
+        try:
+            trial.feed_token(Token(name, ""), name == "$END")
+        except (UnexpectedInput, KeyError, IndexError):
+            continue
+        accepted.add(name)
+    return accepted or candidates
+
+
+def _check_depth(tree: Tree, text: str, limits: Limits) -> None:
+    """Reject trees deeper than the checker and compiler can walk (long `not not …` chains), without recursion."""
+    # Each level of parentheses or `not` adds at most three tree levels.
+    allowed = 3 * limits.max_depth + 16
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > allowed:
+            raise LimitError(Problem(_("the rule nests conditions more than {limit} levels deep", limit=limits.max_depth),
+                                     line=getattr(node.meta, "line", 1), column=getattr(node.meta, "column", 1), source=text))
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+
+
 def _syntax_problem(error: UnexpectedInput, text: str) -> Problem:
     line, column = error.line, error.column
     if line is None or line < 1:
@@ -199,10 +232,12 @@ def _syntax_problem(error: UnexpectedInput, text: str) -> Problem:
         if char in "\"'":
             message = _("unclosed text: add the closing quote {quote}", quote=char)
         else:
-            message = _("unexpected character {char}; expected {expected}", char=Quoted(char), expected=ExpectedTokens(set(error.allowed or ())))
+            allowed = _acceptable(error.state, set(error.allowed or ())) if getattr(error, "state", None) else set(error.allowed or ())
+            message = _("unexpected character {char}; expected {expected}", char=Quoted(char), expected=ExpectedTokens(allowed))
         return Problem(message, line=line, column=column, source=text)
     if isinstance(error, UnexpectedToken):
-        expected = ExpectedTokens(set(error.expected or error.accepts or ()))
+        # `accepts` is what the parser state really takes (it knows the rule may end here); `expected` is a wider guess.
+        expected = ExpectedTokens(set(getattr(error, "accepts", None) or error.expected or ()))
         if error.token.type == "$END":
             line, column = _end_position(text)
             message = _("the rule ends too early; expected {expected}", expected=expected)

@@ -246,7 +246,8 @@ def typed_ids(values: list[int | str], entity: EntitySpec) -> tuple[list[Any], l
     for value in values:
         if entity.key_type == "integer":
             text = str(value).strip()
-            if not _INTEGER.fullmatch(text):
+            if not _INTEGER.fullmatch(text) or not -(2**63) <= int(text) < 2**63:
+                # Keys are DuckDB BIGINTs: anything else cannot be an id of the export.
                 bad.append(str(value))
                 continue
             key: Any = int(text)

@@ -1,10 +1,10 @@
-"""Warnings about text values that a rule compares but the export never holds.
+"""Warnings about text values that a rule compares but the export never contains.
 
 A rule such as `candidats where statut = "Disponibel"` is valid and selects no
-row, because no candidate has that status. For each text value compared with a
-field whose catalog entry has `few_values` (statut, viviers, etape…), this
-module looks the value up among the values present in the export and, when it
-is absent, warns with the closest present spellings ("Disponible").
+row, because no candidate has that status. This module checks each text value
+compared with a field whose catalog entry has `few_values` (statut, viviers,
+etape…) against the values present in the export. An absent value gets a
+warning with the closest present spellings ("Disponible").
 
 `present_values` also feeds the value completions of `complete`.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import weakref
-from collections import Counter
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -98,11 +97,12 @@ def _count_values(export: Export, entity: EntitySpec, spec: FieldSpec) -> dict[s
 
 @dataclass(frozen=True)
 class ValueWarning:
-    """A compared value that no row of the export holds in the field, with the closest present values.
+    """A compared value that no row of the export contains in the field, with the closest present values.
 
-    `field` is the path as the catalog names it from the rule's row (`societe.statut`);
-    `entity` is the entity that holds the field (`societes`). `line` and `column` (1-based) point at the literal in `source`, the text of
-    the rule, or of the saved rule named by `origin` ("@name").
+    `field` is the path as the catalog names it from the rule's row
+    (`societe.statut`), and `entity` is the entity that owns the field
+    (`societes`). `line` and `column` (1-based) point at the literal in
+    `source`, the text of the rule or of the saved rule named by `origin` ("@name").
     """
 
     value: str
@@ -118,7 +118,7 @@ class ValueWarning:
 
     @property
     def problem(self) -> Problem:
-        # `field` may be a relation path (societe.statut); the message names the field of `entity` that holds the values.
+        # `field` may be a relation path (societe.statut), so the message names the field of `entity` itself.
         name = self.field.rsplit(".", 1)[-1]
         if self.exact:
             message = _("the exact value {value} does not appear in the field {field} of {entity} in the export",

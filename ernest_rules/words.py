@@ -1,4 +1,4 @@
-"""A checked rule said in words, in French or English (`ernest-rules check`)."""
+"""Describe a checked rule in words, in French or English (`ernest-rules check`)."""
 
 from __future__ import annotations
 
