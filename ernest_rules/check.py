@@ -15,10 +15,16 @@ from typing import Mapping
 from . import syntax as s
 from .catalog import Catalog, CollectionSpec, EntitySpec, FieldSpec, KindSpec, RelationSpec, suggest
 from .errors import ErnestRulesError, Problem, RuleCheckError
-from .i18n import Message, Quoted, _
+from .i18n import Localized, Message, Quoted, _
 from .parse import DEFAULT_LIMITS, TOKEN_WORDS, Limits, parse
 from .rulebook import find_rule
 from .text import fold_name
+
+def keyword(token: str) -> Localized:
+    """A keyword of the grammar, shown in the user's language."""
+    english, french = TOKEN_WORDS[token]
+    return Localized(english, french)
+
 
 KEYWORDS = {fold_name(spelling) for words in TOKEN_WORDS.values() for spelling in words if spelling.isalpha()}
 KEYWORDS |= {"not", "non", "is", "est", "empty", "vide", "starts", "commence", "with", "par", "pas", "least", "most"}
@@ -145,7 +151,7 @@ class _Checker:
         left_name = left.kind.name if left.kind else left.entity.name
         right_name = right.kind.name if right.kind else right.entity.name
         if left_name != right_name:
-            self.report(_("{operator} combines rules of the same entity, not {left} and {right}", operator=Quoted(node.operator),
+            self.report(_("{operator} combines rules of the same entity, not {left} and {right}", operator=keyword(node.operator.upper()),
                           left=Quoted(left_name), right=Quoted(right_name)), node.span)
             return None
         return _Target(left.entity, None, left.kind)
@@ -191,7 +197,8 @@ class _Checker:
             kind = self.catalog.find_kind(target.text)
             if kind is not None and kind.through:
                 self.report(_("{kind} are chosen through the offers they are in charge of: write {example}",
-                              kind=Quoted(target.text), example=Quoted(f"{kind.name} of {kind.through} where …")), target.span)
+                              kind=Quoted(target.text), example=Localized(f"{kind.name} of {kind.through} where …",
+                                                                          f"{kind.name} de {kind.through} où …")), target.span)
                 return None
             self.report_keyword_or_unknown(target, _("unknown entity {name}", name=Quoted(target.text)),
                                            [entity.name for entity in self.catalog.entities] + [k.name for k in self.catalog.referent_kinds()])
@@ -199,8 +206,12 @@ class _Checker:
         kind = self.catalog.find_kind(target.text)
         if kind is None or not kind.through:
             choices = [k.name for k in self.catalog.referent_kinds()]
-            self.report(_("unknown referent kind {name}; {choices} are chosen through offers", name=Quoted(target.text),
-                          choices=[Quoted(choice) for choice in choices]), target.span, suggest(target.text, choices))
+            if self.catalog.find_entity(target.text) is not None:
+                self.report(_("{name} cannot be chosen through {through}: only {choices} are", name=Quoted(target.text),
+                              through=Quoted(query.through.text), choices=[Quoted(choice) for choice in choices]), target.span)
+            else:
+                self.report(_("unknown referent kind {name}; {choices} are chosen through offers", name=Quoted(target.text),
+                              choices=[Quoted(choice) for choice in choices]), target.span, suggest(target.text, choices))
             return None
         through = self.catalog.find_entity(query.through.text)
         expected = self.catalog.entity(kind.through)
@@ -247,7 +258,7 @@ class _Checker:
         if resolved is None:
             return
         if resolved.spec.type not in ORDERED_TYPES:
-            self.report(_("{operator} applies to numbers and dates; {field} is {type}", operator=Quoted("between"),
+            self.report(_("{operator} applies to numbers and dates; {field} is {type}", operator=keyword("BETWEEN"),
                           field=Quoted(resolved.spec.name), type=TYPE_NAMES[resolved.spec.type]), node.span)
             return
         self.check_value(resolved, node.low)
@@ -266,25 +277,25 @@ class _Checker:
         self.resolve_field(node.field, scope)
 
     def check_textmatch(self, node: s.TextMatch, scope: EntitySpec) -> None:
-        keyword = "contains" if node.mode == "contains" else "starts with"
-        if self.text_field(node.field, scope, keyword) and node.value.type != "text":
-            self.report(_("{operator} needs a text in quotes", operator=Quoted(keyword)), node.value.span)
+        word = keyword("CONTAINS" if node.mode == "contains" else "STARTS_WITH")
+        if self.text_field(node.field, scope, word) and node.value.type != "text":
+            self.report(_("{operator} needs a text in quotes", operator=word), node.value.span)
 
     def check_listmatch(self, node: s.ListMatch, scope: EntitySpec) -> None:
-        keyword = "contains any" if node.mode == "any" else "contains all"
+        word = keyword("CONTAINS_ANY" if node.mode == "any" else "CONTAINS_ALL")
         if not node.values:
             self.report(_("the list of values is empty: give at least one value between the parentheses"), node.span)
-        if self.text_field(node.field, scope, keyword):
+        if self.text_field(node.field, scope, word):
             for value in node.values:
                 if value.type != "text":
-                    self.report(_("{operator} needs a text in quotes", operator=Quoted(keyword)), value.span)
+                    self.report(_("{operator} needs a text in quotes", operator=word), value.span)
 
-    def text_field(self, path: s.FieldPath, scope: EntitySpec, keyword: str) -> bool:
+    def text_field(self, path: s.FieldPath, scope: EntitySpec, word: Localized) -> bool:
         resolved = self.resolve_field(path, scope)
         if resolved is None:
             return False
         if resolved.spec.type not in TEXT_TYPES:
-            self.report(_("{operator} applies to text fields; {field} is {type}", operator=Quoted(keyword),
+            self.report(_("{operator} applies to text fields; {field} is {type}", operator=word,
                           field=Quoted(resolved.spec.name), type=TYPE_NAMES[resolved.spec.type]), path.span)
             return False
         return True

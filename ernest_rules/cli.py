@@ -73,7 +73,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ernest-rules", parents=[common_options(defaults=True)],
                                      description=say("Build Ernest mailing lists from rules over an export."))
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help=say("show program's version number and exit"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     check = commands.add_parser("check", parents=[common], help=say("validate a rule and say it in words"))

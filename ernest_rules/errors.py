@@ -36,7 +36,9 @@ class Problem:
             where = f"{self.origin}: {where}" if self.origin else where
         elif self.origin:
             where = self.origin
-        head = f"{where}: {text}" if where else text
+        # French typography puts a space before the colon.
+        separator = " : " if language == "fr" else ": "
+        head = f"{where}{separator}{text}" if where else text
         snippet = self._snippet()
         return f"{head}\n{snippet}" if snippet else head
 

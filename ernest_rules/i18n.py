@@ -102,6 +102,18 @@ class Quoted:
         return f"« {self.value} »" if detect_language(lang) == "fr" else f"'{self.value}'"
 
 
+@dataclass(frozen=True)
+class Localized:
+    """A word or phrase with an English and a French form, quoted when rendered."""
+
+    english: str
+    french: str
+
+    def render(self, lang: str | None = None) -> str:
+        language = detect_language(lang)
+        return Quoted(self.french if language == "fr" else self.english).render(language)
+
+
 def _(msgid: str, **args: Any) -> Message:
     """Mark an English message for translation; the text renders later."""
     return Message(msgid, args)

@@ -31,7 +31,7 @@ _DATE_COMPARISONS: dict[str, Message] = {
 _SET_OPERATIONS: dict[str, Message] = {
     "union": _("{left}, plus {right}"),
     "except": _("{left}, except {right}"),
-    "intersect": _("{left}, and also {right}"),
+    "intersect": _("{left} that are also {right}"),
 }
 
 
@@ -129,16 +129,16 @@ class _Speaker:
         if path:
             what = " › ".join([*path, what])
         templates = {
-            "any": _("has at least one of its {what}"),
-            "no": _("has none of its {what}"),
-            "at_least": _("has at least {count} of its {what}"),
-            "at_most": _("has at most {count} of its {what}"),
-            "exactly": _("has exactly {count} of its {what}"),
+            "any": _("their {what} include at least one"),
+            "no": _("their {what} include none"),
+            "at_least": _("their {what} include at least {count}"),
+            "at_most": _("their {what} include at most {count}"),
+            "exactly": _("their {what} include exactly {count}"),
         }
         text = Message(templates[node.quantifier].msgid, {"what": what, "count": node.count}).render(self.lang)
         if node.where is None:
             return text
-        return _("{quantity} such that {condition}", quantity=text, condition=self.say(node.where, top=True)).render(self.lang)
+        return _("{quantity} such that ({condition})", quantity=text, condition=self.say(node.where, top=True)).render(self.lang)
 
     def say_truth(self, node: s.Truth, top: bool) -> str:
         return _("{field} is true", field=self.field(node.field)).render(self.lang)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
 import re
 import string
 from functools import lru_cache
@@ -244,13 +243,6 @@ def test_french_help_argparse_option(french_help):
     assert "afficher ce message d'aide et quitter" in french_help
 
 
-# Python 3.11's argparse sets the --version help as a default argument value, without calling `_()`.
-VERSION_HELP_FIXED = inspect.signature(argparse._VersionAction.__init__).parameters["help"].default
-
-
-@pytest.mark.xfail(isinstance(VERSION_HELP_FIXED, str), strict=True,
-                   reason="argparse never passes the --version help through `_()`, so the catalog cannot translate it; "
-                   "cli.py would need help=say(...) on the --version argument")
 def test_french_help_version_option(french_help):
     assert "afficher le numéro de version du programme et quitter" in french_help
 

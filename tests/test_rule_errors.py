@@ -105,13 +105,13 @@ CASES = [
     # ------------------------------------------------ referents
     ("referent kind without of", 'referents_rh where statut = "x"', RuleCheckError, 1, 1,
      "'referents_rh' are chosen through the offers they are in charge of: write 'referents_rh of offres where …'",
-     "« referents_rh » se choisissent à travers les offres dont ils ont la charge : écrivez « referents_rh of offres where … »"),
+     "« referents_rh » se choisissent à travers les offres dont ils ont la charge : écrivez « referents_rh de offres où … »"),
     ("referent through candidats", 'referents_rh of candidats', RuleCheckError, 1, 17,
      "'referents_rh' are chosen through 'offres', not 'candidats'",
      "« referents_rh » se choisissent à travers « offres », pas « candidats »"),
     ("entity used as referent kind", 'candidats of offres', RuleCheckError, 1, 1,
-     "unknown referent kind 'candidats'; 'referents_rh', 'referents_operationnels' are chosen through offers",
-     "type de référent inconnu « candidats » ; « referents_rh », « referents_operationnels » se choisissent à travers les offres"),
+     "'candidats' cannot be chosen through 'offres': only 'referents_rh', 'referents_operationnels' are",
+     "« candidats » ne peut pas être choisi par « offres » : seuls « referents_rh », « referents_operationnels » le sont"),
     # ------------------------------------------------ types
     ("date compared with text", 'candidats where disponibilite = "demain"', RuleCheckError, 1, 33,
      "'disponibilite' is a date and cannot be compared with 'demain', which is text",
@@ -130,15 +130,15 @@ CASES = [
      "« >= » ne s'applique pas à « viviers », qui est une liste de textes ; utilisez plutôt = ou !="),
     ("contains on number", 'candidats where id contains "4"', RuleCheckError, 1, 17,
      "'contains' applies to text fields; 'id' is an integer",
-     "« contains » s'applique aux champs texte ; « id » est un nombre entier"),
+     "« contient » s'applique aux champs texte ; « id » est un nombre entier"),
     ("contient on number", 'candidats où id contient "4"', RuleCheckError, 1, 14,
      "'contains' applies to text fields; 'id' is an integer",
-     "« contains » s'applique aux champs texte ; « id » est un nombre entier"),
+     "« contient » s'applique aux champs texte ; « id » est un nombre entier"),
     ("starts with on date", 'candidats where disponibilite commence par "2025"', RuleCheckError, 1, 17,
      "'starts with' applies to text fields; 'disponibilite' is a date",
-     "« starts with » s'applique aux champs texte ; « disponibilite » est une date"),
+     "« commence par » s'applique aux champs texte ; « disponibilite » est une date"),
     ("starts with a number", 'candidats where statut starts with 3', RuleCheckError, 1, 36,
-     "'starts with' needs a text in quotes", "« starts with » attend un texte entre guillemets"),
+     "'starts with' needs a text in quotes", "« commence par » attend un texte entre guillemets"),
     ("number for text field", 'candidats where statut = 3', RuleCheckError, 1, 26,
      "'statut' is text and cannot be compared with '3', which is an integer",
      "« statut » est du texte et ne peut pas être comparé à « 3 », qui est un nombre entier"),
@@ -277,7 +277,7 @@ def test_render_multi_line():
 
 
 def test_render_french():
-    expected = ("ligne 1, colonne 13: « societes » n'a pas de champ « vile » (vouliez-vous dire « ville » ?)\n"
+    expected = ("ligne 1, colonne 13 : « societes » n'a pas de champ « vile » (vouliez-vous dire « ville » ?)\n"
                 "    sociétés où vile = \"Paris\"\n"
                 "                ^^^^")
     assert raised('sociétés où vile = "Paris"').render("fr") == expected
