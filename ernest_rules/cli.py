@@ -78,6 +78,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", parents=[common], help=say("validate a rule and say it in words"))
     check.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
+    check.add_argument("--data", metavar="DIR", help=say("export folder: also warn about values absent from the data"))
 
     sql = commands.add_parser("sql", parents=[common], help=say("print the SQL of a rule and its parameters"))
     sql.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
@@ -99,6 +100,11 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     preview = commands.add_parser("preview", parents=[common, data, listing], help=say("show the recipients of a list file and a summary"))
     preview.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
     preview.add_argument("--limit", type=int, default=20, metavar="N", help=say("recipients to show (default 20)"))
+
+    explain = commands.add_parser("explain", parents=[common, data],
+                                  help=say("say a rule or a list's rules in words and count the rows each condition keeps"))
+    explain.add_argument("target", metavar="RULE|LIST_FILE", help=say("a rule, or a list definition (.toml or .json)"))
+    explain.add_argument("--width", type=int, default=40, metavar="N", help=say("width of the bars in characters (default 40)"))
 
     export = commands.add_parser("export", parents=[common, data, listing], help=say("write the recipients of a list file to CSV, JSON or Parquet"))
     export.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
@@ -220,6 +226,38 @@ def run_check(options, lang: str) -> int:
     logger.info("compiled in %.2f ms", (time.perf_counter() - started) * 1000)
     print(text("valid rule", lang))
     print(describe(compiled.checked, lang))
+    if options.data:
+        options.memory_limit, options.time_limit = None, None
+        _print_value_warnings([compiled], _open(options), lang)
+    return EXIT_OK
+
+
+def _print_value_warnings(rules, export, lang: str) -> None:
+    """Warn on stderr about compared values that no row holds; warnings never change the exit code."""
+    from .warnings import value_warnings
+
+    for compiled in rules:
+        for warning in value_warnings(compiled, export):
+            print(warning.render(lang), file=sys.stderr)
+
+
+def run_explain(options, lang: str) -> int:
+    from .explain import explain_definition, explain_rule, render_funnel
+
+    if options.width < 1:
+        raise ErnestRulesError(Problem(_("--width must be 1 or more, not {value}", value=options.width)))
+    target = options.target
+    is_list = Path(target).suffix.lower() in (".toml", ".json") and "\n" not in target
+    export = _open(options)
+    with export.limited():
+        if is_list:
+            explanations = explain_definition(target, export, lang, rules=_rules(options), today=_today(options))
+        else:
+            options.rule = target
+            compiled = _compile(options)
+            _print_value_warnings([compiled], export, lang)
+            explanations = [explain_rule(compiled, export, lang)]
+    print("\n\n".join(render_funnel(explanation, lang, options.width) for explanation in explanations))
     return EXIT_OK
 
 
@@ -244,6 +282,7 @@ def run_select(options, lang: str) -> int:
         with export.limited():
             count = export.connection.execute(f"SELECT count(*) FROM ({compiled.keys_sql})", compiled.params or None).fetchall()[0][0]
         logger.info("counted %d rows in %.3f s", count, time.perf_counter() - started)
+    _print_value_warnings([compiled], export, lang)
     print_rows(export, compiled, options.limit, lang)
     print(text("{count} rows of {entity} match", lang, count=count, entity=compiled.entity.label(lang)))
     print(text("Date used for today: {date}", lang, date=compiled.today.isoformat()))
@@ -264,6 +303,7 @@ def run_preview(options, lang: str) -> int:
 
     _check_limit(options.limit)
     resolution = _resolve(options, lang)
+    _print_value_warnings(resolution.rules(), resolution.export, lang)
     print_recipients(resolution, options.limit, lang)
     if options.include_excluded:
         print_excluded(resolution, options.limit, lang)
@@ -290,5 +330,6 @@ def _check_limit(limit: int) -> None:
         raise ErnestRulesError(Problem(_("--limit must be 0 or more, not {value}", value=limit)))
 
 
-COMMANDS = {"check": run_check, "sql": run_sql, "select": run_select, "preview": run_preview, "export": run_export}
+COMMANDS = {"check": run_check, "sql": run_sql, "select": run_select, "preview": run_preview, "export": run_export,
+            "explain": run_explain}
 

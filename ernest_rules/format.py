@@ -72,7 +72,7 @@ UNITS: dict[str, tuple[str, str, str, str]] = {
     "year": ("year", "years", "an", "ans"),
 }
 
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", }
 
 # Binding strength of set operators: `intersect` binds tighter than `union` and `except`.
 _SET_LEVEL = {"union": 1, "except": 1, "intersect": 2}
@@ -172,7 +172,7 @@ class _Printer:
         if isinstance(node, s.And):
             return f" {self.word('and')} ".join(self._child(operand, isinstance(operand, (s.And, s.Or))) for operand in node.operands)
         if isinstance(node, s.Or):
-            return f" {self.word('or')} ".join(self._child(operand, False) for operand in node.operands)
+            return f" {self.word('or')} ".join(self._child(operand, isinstance(operand, s.Or)) for operand in node.operands)
         if isinstance(node, s.Not):
             return f"{self.word('not')} {self._child(node.operand, isinstance(node.operand, (s.And, s.Or)))}"
         if isinstance(node, s.Quantified):

@@ -25,7 +25,7 @@ import itertools
 import logging
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -60,6 +60,11 @@ class Resolution:
     export: Export
     tables: Tables
     report: Report
+    plans: list[SectionPlan] = field(default_factory=list)
+
+    def rules(self) -> list[CompiledRule]:
+        """The compiled rules of the list's sections, in section order."""
+        return [plan.rule for plan in self.plans if plan.rule is not None]
 
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
@@ -155,7 +160,7 @@ def _run(definition: ListDefinition, export: Export, plans: list[SectionPlan], t
     report.today = today
     stage.done("report")
     logger.info("resolved %r: %d recipients in %.3f s", definition.title, report.recipients, time.perf_counter() - started)
-    return Resolution(definition, export, tables, report)
+    return Resolution(definition, export, tables, report, plans)
 
 
 class _Stages:
