@@ -254,7 +254,7 @@ class _FunnelPlan:
         params = {**compiled.params, **self.params}
         cursor = export.connection.execute(sql, params or None)
         names = [description[0] for description in cursor.description]
-        return dict(zip(names, cursor.fetchone()))
+        return dict(zip(names, cursor.fetchall()[0]))
 
     def steps(self, counts: dict[str, int]) -> list[FunnelStep]:
         return [FunnelStep(step.role, step.words["fr"], step.words["en"], step.source, counts[step.column], counts[step.base])
