@@ -278,8 +278,11 @@ class _Checker:
 
     def check_textmatch(self, node: s.TextMatch, scope: EntitySpec) -> None:
         word = keyword("CONTAINS" if node.mode == "contains" else "STARTS_WITH")
-        if self.text_field(node.field, scope, word) and node.value.type != "text":
-            self.report(_("{operator} needs a text in quotes", operator=word), node.value.span)
+        if self.text_field(node.field, scope, word):
+            if node.value.type != "text":
+                self.report(_("{operator} needs a text in quotes", operator=word), node.value.span)
+            elif node.value.value == "":
+                self.report(_("{operator} needs a text that is not empty: every row would match", operator=word), node.value.span)
 
     def check_listmatch(self, node: s.ListMatch, scope: EntitySpec) -> None:
         word = keyword("CONTAINS_ANY" if node.mode == "any" else "CONTAINS_ALL")
@@ -289,6 +292,8 @@ class _Checker:
             for value in node.values:
                 if value.type != "text":
                     self.report(_("{operator} needs a text in quotes", operator=word), value.span)
+                elif value.value == "":
+                    self.report(_("{operator} needs a text that is not empty: every row would match", operator=word), value.span)
 
     def text_field(self, path: s.FieldPath, scope: EntitySpec, word: Localized) -> bool:
         resolved = self.resolve_field(path, scope)

@@ -22,7 +22,7 @@ from .errors import Problem, RuleCheckError
 from .i18n import Quoted, _
 from .dates import resolve_date, today_in
 from .parse import DEFAULT_LIMITS, Limits, parse
-from .text import fold, fold_sql
+from .text import fold, fold_inner, fold_sql
 
 ROW_ALIAS = "t"
 
@@ -197,15 +197,16 @@ class _Compiler:
             # On a list, `contains X` means one of its values is X.
             return self.equals(resolved, [node.value])
         function = "contains" if node.mode == "contains" else "starts_with"
-        return self.substring_test(resolved, function, [self.bind(fold(str(node.value.value)))], "OR")
+        return self.substring_test(resolved, function, [self.bind(fold_inner(str(node.value.value)))], "OR")
 
     def compile_listmatch(self, node: s.ListMatch) -> str:
         resolved = self.field(node.field)
-        bound = [self.bind(fold(str(value.value))) for value in node.values]
         if resolved.spec.type == "list":
+            bound = [self.bind(fold(str(value.value))) for value in node.values]
             function = "list_has_any" if node.mode == "any" else "list_has_all"
             items = f"list_transform({self.column(resolved)}, lambda x: {fold_sql('x')})"
             return f"coalesce({function}({items}, [{', '.join(bound)}]), false)"
+        bound = [self.bind(fold_inner(str(value.value))) for value in node.values]
         return self.substring_test(resolved, "contains", bound, "OR" if node.mode == "any" else "AND")
 
     def substring_test(self, resolved: ResolvedField, function: str, bound: list[str], joiner: str) -> str:

@@ -72,7 +72,7 @@ UNITS: dict[str, tuple[str, str, str, str]] = {
     "year": ("year", "years", "an", "ans"),
 }
 
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", }
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t"}
 
 # Binding strength of set operators: `intersect` binds tighter than `union` and `except`.
 _SET_LEVEL = {"union": 1, "except": 1, "intersect": 2}

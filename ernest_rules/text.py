@@ -22,6 +22,13 @@ def fold(value: str) -> str:
     return unicodedata.normalize("NFC", without_marks.lower()).strip(SPACES)
 
 
+def fold_inner(value: str) -> str:
+    """Fold a search text for `contains`/`starts with`: like `fold`, but its spaces are kept."""
+    decomposed = unicodedata.normalize("NFD", value)
+    without_marks = "".join(char for char in decomposed if not unicodedata.category(char).startswith("M"))
+    return unicodedata.normalize("NFC", without_marks.lower())
+
+
 def fold_sql(expression: str) -> str:
     """Wrap a SQL expression so DuckDB folds it the way `fold` does."""
     return f"lower(strip_accents(trim({expression})))"

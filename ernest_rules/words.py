@@ -72,12 +72,14 @@ class _Speaker:
         return getattr(self, "say_" + type(node).__name__.lower())(node, top)
 
     def say_and(self, node: s.And, top: bool) -> str:
-        joiner = f" {_('and').render(self.lang)} "
-        return joiner.join(self.nested(operand) for operand in node.operands)
+        word = _("and").render(self.lang)
+        text = f" {word} ".join(self.nested(operand) for operand in node.operands)
+        # Inside an `or`, an `and` group gets brackets so the grouping reads as it parses.
+        return text if top else f"({text})"
 
     def say_or(self, node: s.Or, top: bool) -> str:
-        joiner = f" {_('or').render(self.lang)} "
-        text = joiner.join(self.nested(operand) for operand in node.operands)
+        word = _("or").render(self.lang)
+        text = f" {word} ".join(self.nested(operand) for operand in node.operands)
         return text if top else f"({text})"
 
     def nested(self, node: s.Condition) -> str:

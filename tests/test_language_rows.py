@@ -64,7 +64,8 @@ TEXT_CASES = [
     pytest.param('candidats where ville contains "lyon"', {11, 12}, id="text contains after tab"),
     pytest.param('candidats where ville starts with "lyon"', {11}, id="text starts with tab"),
     pytest.param('candidats where ville starts with "saint"', {1, 2, 4}, id="text starts with trimmed"),
-    pytest.param('candidats where ville starts with "  St"', {3}, id="text starts with padded value"),
+    # The search text of `starts with` keeps its spaces, and folded columns are trimmed, so nothing matches.
+    pytest.param('candidats where ville starts with "  St"', set(), id="text starts with padded value"),
     pytest.param('candidats where nom starts with "DUP"', {1, 2, 12}, id="nom starts with upper"),
     pytest.param('candidats where nom contains "EFEV"', {6}, id="nom contains without accent"),
 ]
