@@ -101,6 +101,15 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     preview.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
     preview.add_argument("--limit", type=int, default=20, metavar="N", help=say("recipients to show (default 20)"))
 
+    fmt = commands.add_parser("fmt", parents=[common], help=say("print a rule in its canonical form"))
+    fmt.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
+    fmt.add_argument("--width", type=int, default=88, metavar="N", help=say("break rules longer than N characters (default 88)"))
+    fmt.add_argument("--json", action="store_true", help=say("read RULE as a JSON syntax tree written by the tree command"))
+
+    tree = commands.add_parser("tree", parents=[common], help=say("print the syntax tree of a rule as JSON"))
+    tree.add_argument("rule", metavar="RULE", help=say("the rule, or - to read it from standard input"))
+    tree.add_argument("--spans", action="store_true", help=say("include the place of each node in the rule text"))
+
     explain = commands.add_parser("explain", parents=[common, data],
                                   help=say("say a rule or a list's rules in words and count the rows each condition keeps"))
     explain.add_argument("target", metavar="RULE|LIST_FILE", help=say("a rule, or a list definition (.toml or .json)"))
@@ -241,6 +250,25 @@ def _print_value_warnings(rules, export, lang: str) -> None:
             print(warning.render(lang), file=sys.stderr)
 
 
+def run_fmt(options, lang: str) -> int:
+    from .format import format_rule
+    from .parse import parse
+    from .treejson import loads
+
+    source = _read_rule(options.rule)
+    rule = loads(source) if options.json else parse(source)
+    print(format_rule(rule, lang, options.width))
+    return EXIT_OK
+
+
+def run_tree(options, lang: str) -> int:
+    from .parse import parse
+    from .treejson import dumps
+
+    print(dumps(parse(_read_rule(options.rule)), spans=options.spans))
+    return EXIT_OK
+
+
 def run_explain(options, lang: str) -> int:
     from .explain import explain_definition, explain_rule, render_funnel
 
@@ -331,5 +359,5 @@ def _check_limit(limit: int) -> None:
 
 
 COMMANDS = {"check": run_check, "sql": run_sql, "select": run_select, "preview": run_preview, "export": run_export,
-            "explain": run_explain}
+            "explain": run_explain, "fmt": run_fmt, "tree": run_tree}
 

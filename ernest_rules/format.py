@@ -6,7 +6,8 @@
   the input used; one spelling per keyword (`contient l'un de`, never `contient au moins un de`);
 - names exactly as written: formatting is purely syntactic, so an alias such as `vivier` stays `vivier`;
 - texts in double quotes, with backslash, double quote, line break and tab escaped (`\\\\`, `\\"`, `\\n`, `\\t`);
-- dates in ISO form (`2025-03-10`), shifts as `today - 30 days` (singular unit for 1 only);
+- dates in ISO form (`2025-03-10`), shifts as `today - 30 days` (singular unit for 1 only). The parser never builds
+  a relative date with a base date and no shift, so such a date is written as the plain date;
 - decimals as written by `Decimal` in fixed-point notation (`12.50`, never `1E-7`, which the grammar rejects);
 - single spaces around operators, `, ` between values, and only the parentheses the grammar needs: an `or` inside an
   `and`, an `and`/`or` under `not`, an `and` directly inside an `and` (or an `or` inside an `or`, which only
@@ -81,9 +82,9 @@ _SET_LEVEL = {"union": 1, "except": 1, "intersect": 2}
 def format_rule(rule: s.Rule, lang: str = "en", width: int = 88) -> str:
     """Return the canonical text of a parsed rule in English (`en`) or French (`fr`)."""
     printer = _Printer(lang)
-    one_line = printer.text(rule)
-    if len(one_line) <= width:
-        return one_line
+    single = printer.one_line(rule)
+    if len(single) <= width:
+        return single
     return printer.broken(rule, width)
 
 
@@ -133,18 +134,18 @@ class _Printer:
     def date(self, value: dt.date | s.RelativeDate) -> str:
         if isinstance(value, dt.date):
             return value.isoformat()
-        text = self.word("today") if value.base is None else value.base.isoformat()
+        written = self.word("today") if value.base is None else value.base.isoformat()
         for amount, unit in value.shifts:
             sign = "-" if amount < 0 else "+"
-            text += f" {sign} {abs(amount)} {self.unit(unit, abs(amount))}"
-        return text
+            written += f" {sign} {abs(amount)} {self.unit(unit, abs(amount))}"
+        return written
 
     def values(self, values: tuple[s.Literal, ...]) -> str:
         return "(" + ", ".join(self.literal(value) for value in values) + ")"
 
     # ------------------------------------------------------------ nodes
 
-    def text(self, root) -> str:
+    def one_line(self, root) -> str:
         """One-line text of a rule or condition, built children first with an explicit stack."""
         order = []
         stack = [root]
@@ -157,8 +158,8 @@ class _Printer:
         return self._texts[id(root)]
 
     def _child(self, node, parenthesized: bool) -> str:
-        text = self._texts[id(node)]
-        return f"({text})" if parenthesized else text
+        written = self._texts[id(node)]
+        return f"({written})" if parenthesized else written
 
     def _node(self, node) -> str:
         if isinstance(node, s.Query):
@@ -179,10 +180,10 @@ class _Printer:
             head = self.word(node.quantifier)
             if node.quantifier not in ("any", "no"):
                 head += f" {node.count}"
-            text = f"{head} {node.relation.dotted}"
+            written = f"{head} {node.relation.dotted}"
             if node.where is not None:
-                text += f" {self.word('where')} ({self._child(node.where, False)})"
-            return text
+                written += f" {self.word('where')} ({self._child(node.where, False)})"
+            return written
         return self._condition_leaf(node)
 
     def _query_head(self, query: s.Query) -> str:
@@ -212,7 +213,7 @@ class _Printer:
 
     def broken(self, rule: s.Rule, width: int) -> str:
         """Several lines: one per operand of the top-level set chain, long `where` clauses split before and/or."""
-        self.text(rule)
+        self.one_line(rule)
         lines: list[str] = []
         for operator, operand, parenthesized in _set_chain(rule):
             prefix = f"{self.word(operator)} " if operator else ""
@@ -249,13 +250,13 @@ def _children(node) -> list:
 
 
 def _left_needs_parentheses(node: s.SetOperation) -> bool:
-    """Set operators are left-associative: a left operand needs parentheses only if it binds looser."""
+    """Tell whether the left operand needs parentheses: only when it binds looser, as set operators are left-associative."""
     left = node.left
     return isinstance(left, s.SetOperation) and _SET_LEVEL[left.operator] < _SET_LEVEL[node.operator]
 
 
 def _right_needs_parentheses(node: s.SetOperation) -> bool:
-    """A right operand needs parentheses unless it binds strictly tighter (`a union b intersect c`)."""
+    """Tell whether the right operand needs parentheses: always, unless it binds tighter (`a union b intersect c`)."""
     right = node.right
     return isinstance(right, s.SetOperation) and _SET_LEVEL[right.operator] <= _SET_LEVEL[node.operator]
 

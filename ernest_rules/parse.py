@@ -172,7 +172,9 @@ def _check_nesting(text: str, limits: Limits) -> None:
     quote: str | None = None
     escaped = False
     line, column = 1, 0
-    for char in text:
+    previous = ""
+    for index, char in enumerate(text):
+        previous = text[index - 1] if index else ""
         column += 1
         if char == "\n":
             line, column = line + 1, 0
@@ -183,7 +185,8 @@ def _check_nesting(text: str, limits: Limits) -> None:
                 escaped = True
             elif char == quote:
                 quote = None
-        elif char in "\"'":
+        elif char in "\"'" and not (previous.isalnum() or previous == "_"):
+            # An apostrophe inside a word (n'est, l'un, aujourd'hui) does not open a text.
             quote = char
         elif char == "(":
             depth += 1

@@ -45,11 +45,11 @@ VALUE is {"type": T, "value": V}:
 
 Names (targets, references, field parts) follow the grammar: a letter or `_`, then letters, digits or `_`.
 
-Places in the rule text (optional, written by `to_json(rule, spans=True)`): every node and VALUE may hold
-`"span": {"line": 1, "column": 17, "start": 16, "end": 22}` (1-based line and column, 0-based offsets); the names
-of a query hold theirs under "target_span" and "through_span", and a FIELD under "<key>_span" (the whole path) and
-"<key>_part_spans" (one per name), for example "field_span" and "field_part_spans", or "relation_span". A node read
-without a span gets the empty span `Span(1, 1, 0, 0)`.
+Places in the rule text are optional and written by `to_json(rule, spans=True)`. Every node and VALUE may contain
+`"span": {"line": 1, "column": 17, "start": 16, "end": 22}`, with a 1-based line and column and 0-based offsets.
+The names of a query have theirs under "target_span" and "through_span". A FIELD has its span under "<key>_span"
+(the whole path) and "<key>_part_spans" (one per name), for example "field_span" and "field_part_spans", or
+"relation_span". A node read without a span gets the empty span `Span(1, 1, 0, 0)`.
 
 `from_json` checks the whole document and raises `TreeJsonError` listing each problem with its JSON path
 (`$.rule.where.operands[1].field`): unknown node type, missing or unknown key (unknown keys are rejected so that a
@@ -114,8 +114,15 @@ def to_json(rule: s.Rule, *, spans: bool = False) -> dict:
 
 
 def dumps(rule: s.Rule, *, spans: bool = False, indent: int | None = 2) -> str:
-    """Return the JSON text of a syntax tree."""
-    return json.dumps(to_json(rule, spans=spans), ensure_ascii=False, indent=indent)
+    """Return the JSON text of a syntax tree.
+
+    `to_json` handles any depth, but the standard `json` encoder recurses: a tree nested about a thousand levels
+    deep (a chain of a thousand `not`, say) raises `TreeJsonError` here instead of a `RecursionError`.
+    """
+    try:
+        return json.dumps(to_json(rule, spans=spans), ensure_ascii=False, indent=indent)
+    except RecursionError:
+        raise TreeJsonError(Problem(_("the syntax tree is nested too deeply"))) from None
 
 
 def _children(node) -> list:
@@ -157,6 +164,7 @@ class _Writer:
                 if node.through is not None:
                     data["through_span"] = _span_json(node.through.span)
             return data
+
         if isinstance(node, s.SetOperation):
             return {"node": "set_operation", "operator": node.operator, "left": self.built(node.left), "right": self.built(node.right)}
         if isinstance(node, s.Reference):
@@ -170,6 +178,7 @@ class _Writer:
             data.update(self.field("relation", node.relation))
             data["where"] = self.built(node.where)
             return data
+
         if isinstance(node, s.Comparison):
             return {"node": "comparison", **self.field("field", node.field), "operator": node.operator, "value": self.literal(node.value)}
         if isinstance(node, s.Membership):
@@ -227,14 +236,14 @@ def from_json(data: Any) -> s.Rule:
     return rule
 
 
-def loads(text: str | bytes) -> s.Rule:
+def loads(source: str | bytes) -> s.Rule:
     """Build a syntax tree from JSON text."""
     try:
-        data = json.loads(text)
+        data = json.loads(source)
     except json.JSONDecodeError as error:
-        source = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        decoded = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
         raise TreeJsonError(Problem(_("the syntax tree is not valid JSON: {error}", error=error.msg), line=error.lineno,
-                                    column=error.colno, source=source)) from None
+                                    column=error.colno, source=decoded)) from None
     except RecursionError:
         raise TreeJsonError(Problem(_("the syntax tree is nested too deeply"))) from None
     return from_json(data)
@@ -266,10 +275,10 @@ _NODE_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 def _snippet(value: Any) -> str:
     """Short JSON text of a value, for messages."""
     try:
-        text = json.dumps(value, ensure_ascii=False, default=repr)
+        written = json.dumps(value, ensure_ascii=False, default=repr)
     except (ValueError, RecursionError):
-        text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+        written = repr(value)
+    return written if len(written) <= 40 else written[:39] + "…"
 
 
 class _Reader:
@@ -452,7 +461,7 @@ class _Reader:
             if not isinstance(raw, list) or len(raw) != len(texts):
                 self.expected(f"{path}.{spans_key}", _("a list of one span per name"), raw)
             part_spans = [self.span_value(item, f"{path}.{spans_key}[{index}]") for index, item in enumerate(raw)]
-        names = tuple(s.Name(text, span) for text, span in zip(texts, part_spans))
+        names = tuple(s.Name(written, span) for written, span in zip(texts, part_spans))
         return s.FieldPath(names, self.span(data, f"{key}_span", path))
 
     def span(self, data: dict, key: str, path: str) -> s.Span:
