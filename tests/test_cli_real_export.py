@@ -25,26 +25,6 @@ OUTPUT_COLUMNS = {"recipient_key", "kind", "entity", "id", "email", "display_nam
 KEY_SQL = "lower(nfc_normalize(trim({})))"
 
 
-def find_real_exports() -> Path | None:
-    """Return the real export folder: $ERNEST_REAL_EXPORTS, else shared/real-exports beside the repository."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir() and (place / "csv-fr").is_dir():
-            return place
-    return None
-
-
-@pytest.fixture(scope="module")
-def real_exports() -> Path:
-    place = find_real_exports()
-    if place is None:
-        pytest.skip("real export not found: set $ERNEST_REAL_EXPORTS or place it in ../shared/real-exports beside the repository")
-    return place
-
-
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
     """Settings from the caller's shell must not change what the command reads or writes."""

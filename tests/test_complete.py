@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ernest_rules import open_export
+from real_data import find_real_exports
 from ernest_rules.complete import complete
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,18 +28,6 @@ SOCIETES_FIELDS = {"id", "nom", "secteur", "code_naf", "ville", "code_postal", "
 CANDIDATURES_FIELDS = {"id", "candidat_id", "offre_id", "etape", "date_candidature"}
 CANDIDAT_STATUSES = {'"Disponible"', '"En veille"', '"En poste"', '"Placé"', '"Archivé"'}
 STAGES = {'"Nouvelle"', '"Présélection"', '"Entretien"', '"Proposition"', '"Embauché"', '"Refusé"'}
-
-
-def find_real_exports() -> Path | None:
-    """The real export: $ERNEST_REAL_EXPORTS, else <repo>/../shared/real-exports."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir():
-            return place
-    return None
 
 
 @pytest.fixture(scope="module")

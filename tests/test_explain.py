@@ -30,26 +30,6 @@ DATA = "list_contains(list_transform(viviers, lambda x: lower(trim(x))), 'data')
 INTERVIEWED = "id IN (SELECT candidat_id FROM candidatures WHERE etape = 'Entretien')"
 
 
-def find_real_exports() -> Path | None:
-    """The real export: $ERNEST_REAL_EXPORTS, else <repo>/../shared/real-exports."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir():
-            return place
-    return None
-
-
-@pytest.fixture(scope="module")
-def real_exports() -> Path:
-    place = find_real_exports()
-    if place is None:
-        pytest.skip("real export not found: set $ERNEST_REAL_EXPORTS or provide ../shared/real-exports next to the repository")
-    return place
-
-
 @pytest.fixture(scope="module")
 def export(real_exports):
     opened = open_export(real_exports / "parquet")

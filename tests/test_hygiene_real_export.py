@@ -45,26 +45,6 @@ INACTIVE_RULES = {"referents_rh": "referents_rh of offres where not referent_rh.
                   "referents_operationnels": "referents_operationnels of offres where not referent_operationnel.actif"}
 
 
-def find_real_exports() -> Path | None:
-    """The real export: $ERNEST_REAL_EXPORTS, else <repo>/../shared/real-exports."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir():
-            return place
-    return None
-
-
-@pytest.fixture(scope="module")
-def real_exports() -> Path:
-    place = find_real_exports()
-    if place is None:
-        pytest.skip("real export not found: set $ERNEST_REAL_EXPORTS or provide ../shared/real-exports next to the repository")
-    return place
-
-
 @pytest.fixture(scope="module")
 def db(real_exports):
     """An independent DuckDB connection over the Parquet files, anomaly_ids.csv and hand-made helper tables."""

@@ -29,26 +29,6 @@ TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candid
 TODAY = dt.date(2025, 3, 31)
 
 
-def find_real_exports() -> Path | None:
-    """Return the real export folder: $ERNEST_REAL_EXPORTS, else <repo>/../shared/real-exports."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir():
-            return place
-    return None
-
-
-@pytest.fixture(scope="module")
-def real_exports() -> Path:
-    place = find_real_exports()
-    if place is None:
-        pytest.skip("real export not found: set $ERNEST_REAL_EXPORTS or provide ../shared/real-exports next to the repository")
-    return place
-
-
 @pytest.fixture(scope="module")
 def db(real_exports):
     """Open an independent DuckDB connection over the Parquet files, with a hand-written fold macro."""

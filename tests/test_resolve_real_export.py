@@ -39,26 +39,6 @@ KEY_SQL = "lower(nfc_normalize(trim({})))"
 INVALID_KINDS = ("email_invalid_isemail", "email_is_a_sentence")
 
 
-def find_real_exports() -> Path | None:
-    """Return the real export folder: $ERNEST_REAL_EXPORTS, else shared/real-exports beside the repository."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir() and (place / "csv-fr").is_dir():
-            return place
-    return None
-
-
-@pytest.fixture(scope="module")
-def real_exports() -> Path:
-    place = find_real_exports()
-    if place is None:
-        pytest.skip("real export not found: set $ERNEST_REAL_EXPORTS or place it in ../shared/real-exports beside the repository")
-    return place
-
-
 @pytest.fixture(scope="module")
 def db(real_exports):
     """Open a DuckDB connection of the tests' own over the Parquet files and anomaly_ids.csv."""

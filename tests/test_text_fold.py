@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from ernest_rules.text import fold, fold_sql
+from real_data import find_real_exports
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
@@ -32,15 +33,6 @@ TEXT_COLUMNS = [
     ("utilisateurs", "prenom"), ("utilisateurs", "nom"), ("utilisateurs", "email"), ("utilisateurs", "role"),
     ("candidatures", "etape"),
 ]
-
-
-def find_real_exports() -> Path | None:
-    """Return the real export folder: $ERNEST_REAL_EXPORTS, else <repo>/../shared/real-exports."""
-    candidates = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        candidates.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    candidates.append(REPO_ROOT.parent / "shared" / "real-exports")
-    return next((path for path in candidates if (path / "parquet").is_dir()), None)
 
 
 @pytest.fixture(scope="module")

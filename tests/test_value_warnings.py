@@ -17,22 +17,11 @@ from pathlib import Path
 import pytest
 
 from ernest_rules import compile_rule, open_export
+from real_data import find_real_exports
 from ernest_rules.export import Export
 from ernest_rules.warnings import value_warnings
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def find_real_exports() -> Path | None:
-    """The real export: $ERNEST_REAL_EXPORTS, else <repo>/../shared/real-exports."""
-    places = []
-    if os.environ.get("ERNEST_REAL_EXPORTS"):
-        places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
-    places.append(ROOT.parent / "shared" / "real-exports")
-    for place in places:
-        if (place / "parquet").is_dir():
-            return place
-    return None
 
 
 @pytest.fixture(scope="module")
