@@ -44,7 +44,7 @@ def is_missing_sql(address: str) -> str:
 
 
 def several_addresses_sql(key: str) -> str:
-    """SQL that is true when a key holds two or more addresses separated by , ; or spaces."""
+    """SQL that is true when a key contains two or more addresses separated by , ; or spaces."""
     return f"regexp_matches({key}, '@[^\"]*[,; ][^\"]*@')"
 
 

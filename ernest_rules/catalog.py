@@ -43,7 +43,7 @@ class FieldSpec(_Model):
 
 
 class RelationSpec(_Model):
-    """A to-one link: this entity's `column` holds the key of `target`."""
+    """A to-one link: this entity's `column` contains the key of `target`."""
 
     name: str
     column: str
@@ -53,7 +53,7 @@ class RelationSpec(_Model):
 
 
 class CollectionSpec(_Model):
-    """A one-to-many link: the rows of `entity` whose `column` holds this entity's key."""
+    """A one-to-many link: the rows of `entity` whose `column` contains this entity's key."""
 
     name: str
     entity: str
@@ -92,7 +92,7 @@ class EntitySpec(_Model):
         return next((item for item in self.collections if wanted in {fold_name(item.name), *map(fold_name, item.aliases)}), None)
 
     def columns(self) -> list[str]:
-        """Every column the catalog reads from this entity's table."""
+        """Return every column the catalog reads from this entity's table."""
         names = [self.key] + [spec.column for spec in self.fields] + [rel.column for rel in self.relations]
         names += [name for name in (self.email, self.unsubscribed, self.consent, *self.display) if name]
         return list(dict.fromkeys(names))

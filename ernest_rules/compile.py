@@ -312,7 +312,7 @@ class _Compiler:
         """SQL for the key of the row reached from the current row through to-one relations."""
         if not relations:
             return f"{self.row}.{quote_identifier(owner.key)}"
-        # The last relation's column already holds the key of the row it reaches.
+        # The last relation's column already contains the key of the row it reaches.
         *leading, last = relations
         if not leading:
             return f"{self.row}.{quote_identifier(last.column)}"

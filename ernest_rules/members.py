@@ -46,7 +46,7 @@ class Tables:
 
 
 def members_sql(plans: list[SectionPlan], catalog: Catalog, tables: Tables) -> str:
-    """One row per (section, via, entity id) with its address, key and eligibility facts."""
+    """Build one row per (section, via, entity id) with its address, key and eligibility facts."""
     parts = [_section_sql(plan, catalog, tables) for plan in plans]
     return "\nUNION ALL\n".join(parts)
 
@@ -151,7 +151,7 @@ FROM {tables.members} AS m LEFT JOIN {tables.verdicts} AS v USING (recipient_key
 
 
 def recipients_sql(tables: Tables, *, per_person: bool) -> str:
-    """One row per recipient: the winning row, every source that brought it, and the output position."""
+    """Build one row per recipient: the winning row, every source that brought it, and the output position."""
     unit = "entity || ':' || id" if per_person else "recipient_key"
     output_key = "r.entity || ':' || r.id" if per_person else "r.recipient_key"
     return f"""

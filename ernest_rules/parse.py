@@ -239,7 +239,7 @@ def _syntax_problem(error: UnexpectedInput, text: str) -> Problem:
             message = _("unexpected character {char}; expected {expected}", char=Quoted(char), expected=ExpectedTokens(allowed))
         return Problem(message, line=line, column=column, source=text)
     if isinstance(error, UnexpectedToken):
-        # `accepts` is what the parser state really takes (it knows the rule may end here); `expected` is a wider guess.
+        # `accepts` is what the parser state really takes (it includes the end of the rule when the rule may stop here); `expected` is a wider guess.
         expected = ExpectedTokens(set(getattr(error, "accepts", None) or error.expected or ()))
         if error.token.type == "$END":
             line, column = _end_position(text)

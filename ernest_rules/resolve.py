@@ -63,7 +63,7 @@ class Resolution:
     plans: list[SectionPlan] = field(default_factory=list)
 
     def rules(self) -> list[CompiledRule]:
-        """The compiled rules of the list's sections, in section order."""
+        """Return the compiled rules of the list's sections, in section order."""
         return [plan.rule for plan in self.plans if plan.rule is not None]
 
     @property
@@ -103,7 +103,7 @@ def resolve(definition: ListDefinition | dict | str | Path, data: str | Path | N
     Suppression files default to those named in $ERNEST_RULES_SUPPRESSION. A
     section that selects more than `max_share` of its kind (default: the list's
     own `max_share`, else 0.75) or has no condition raises `GuardError` unless
-    `allow_all` is true. `rules` holds saved rules for `@name`; `today` pins the
+    `allow_all` is true. `rules` maps names to saved rules for `@name`; `today` pins the
     date `today` stands for (reported in `report.today`).
     """
     definition = _as_definition(definition)
@@ -306,7 +306,11 @@ def _manual_table(plans: list[SectionPlan]) -> pa.Table:
 
 def _check_guard(connection: duckdb.DuckDBPyConnection, plans: list[SectionPlan], catalog: Catalog, tables: Tables,
                  definition: ListDefinition, allow_all: bool, max_share: float | None) -> dict[int, float]:
-    limit = max_share if max_share is not None else definition.max_share if definition.max_share is not None else DEFAULT_MAX_SHARE
+    limit = DEFAULT_MAX_SHARE
+    if definition.max_share is not None:
+        limit = definition.max_share
+    if max_share is not None:
+        limit = max_share
     shares: dict[int, float] = {}
     problems: list[Problem] = []
     for plan in plans:

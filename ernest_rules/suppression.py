@@ -1,6 +1,6 @@
 """Suppression lists: addresses that must never receive anything, whatever the list.
 
-A suppression file holds one address per line (any case, surrounding spaces,
+A suppression file contains one address per line (any case, surrounding spaces,
 `Name <address>` allowed; blank lines and lines starting with `#` are
 skipped), or is a CSV file whose header has an `email` column (separated by
 `;` or `,`). Addresses are normalized by DuckDB with the recipient-key rule.
@@ -39,7 +39,11 @@ def read_suppression_file(path: str | Path) -> list[str]:
     if not lines:
         return []
     header = lines[0]
-    delimiter = ";" if ";" in header else "," if "," in header else None
+    delimiter = None
+    if ";" in header:
+        delimiter = ";"
+    elif "," in header:
+        delimiter = ","
     if delimiter and "email" in [cell.strip().lower() for cell in header.split(delimiter)]:
         reader = csv.DictReader(io.StringIO("\n".join(lines)), delimiter=delimiter)
         column = next(name for name in reader.fieldnames or [] if name.strip().lower() == "email")
