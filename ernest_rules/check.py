@@ -263,6 +263,11 @@ class _Checker:
             return
         self.check_value(resolved, node.low)
         self.check_value(resolved, node.high)
+        low, high = node.low.value, node.high.value
+        comparable = not isinstance(low, s.RelativeDate) and not isinstance(high, s.RelativeDate) and node.low.type == node.high.type
+        if comparable and node.low.type in ("integer", "decimal", "date") and low > high:
+            self.report(_("the lower bound {low} is above the upper bound {high}, so no row can match: swap them",
+                          low=Quoted(literal_text(node.low)), high=Quoted(literal_text(node.high))), node.span)
 
     def check_membership(self, node: s.Membership, scope: EntitySpec) -> None:
         resolved = self.resolve_field(node.field, scope)
@@ -279,9 +284,10 @@ class _Checker:
     def check_textmatch(self, node: s.TextMatch, scope: EntitySpec) -> None:
         word = keyword("CONTAINS" if node.mode == "contains" else "STARTS_WITH")
         if self.text_field(node.field, scope, word):
+            is_list = self.fields[node.field].spec.type == "list"
             if node.value.type != "text":
                 self.report(_("{operator} needs a text in quotes", operator=word), node.value.span)
-            elif node.value.value == "":
+            elif node.value.value == "" or (is_list and not str(node.value.value).strip()):
                 self.report(_("{operator} needs a text that is not empty: every row would match", operator=word), node.value.span)
 
     def check_listmatch(self, node: s.ListMatch, scope: EntitySpec) -> None:
@@ -331,6 +337,10 @@ class _Checker:
         relations: list[RelationSpec] = []
         for step in steps:
             relation = entity.find_relation(step.text)
+            if relation is None and entity.find_collection(step.text) is not None:
+                self.report(_("{name} is a list of related rows: write {example}", name=Quoted(step.text),
+                              example=Quoted(f"any {step.text} where (…)")), step.span)
+                return None
             if relation is None:
                 self.report_keyword_or_unknown(step, _("{entity} has no relation {name}", entity=Quoted(entity.name), name=Quoted(step.text)),
                                                [rel.name for rel in entity.relations])

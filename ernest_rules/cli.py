@@ -22,6 +22,7 @@ from .compile import compile_rule
 from .errors import ErnestRulesError, Problem
 from .export import open_export
 from .i18n import _, detect_language, set_language, text
+from .dates import today_in
 from .listdef import load_definition
 from .resolve import resolve
 from .words import describe
@@ -235,6 +236,7 @@ def run_check(options, lang: str) -> int:
     logger.info("compiled in %.2f ms", (time.perf_counter() - started) * 1000)
     print(text("valid rule", lang))
     print(describe(compiled.checked, lang))
+    print(text("Date used for today: {date}", lang, date=compiled.today.isoformat()))
     if options.data:
         options.memory_limit, options.time_limit = None, None
         _print_value_warnings([compiled], _open(options), lang)
@@ -286,6 +288,7 @@ def run_explain(options, lang: str) -> int:
             _print_value_warnings([compiled], export, lang)
             explanations = [explain_rule(compiled, export, lang)]
     print("\n\n".join(render_funnel(explanation, lang, options.width) for explanation in explanations))
+    print(text("Date used for today: {date}", lang, date=(_today(options) or today_in(export.catalog.timezone)).isoformat()))
     return EXIT_OK
 
 
@@ -312,7 +315,7 @@ def run_select(options, lang: str) -> int:
         logger.info("counted %d rows in %.3f s", count, time.perf_counter() - started)
     _print_value_warnings([compiled], export, lang)
     print_rows(export, compiled, options.limit, lang)
-    print(text("{count} rows of {entity} match", lang, count=count, entity=compiled.entity.label(lang)))
+    print(text("matching rows: {count} ({entity})", lang, count=count, entity=compiled.entity.label(lang)))
     print(text("Date used for today: {date}", lang, date=compiled.today.isoformat()))
     return EXIT_OK
 

@@ -136,7 +136,7 @@ def test_sql_prints_select(capsys):
 def test_select_count_line(capsys, real_exports, db, rule, hand_sql):
     code, out, _err = cli(capsys, "--lang", "en", "select", rule, "--data", real_exports, "--limit", "0")
     assert code == 0
-    assert f"{count(db, hand_sql)} rows of candidates match" in out
+    assert f"matching rows: {count(db, hand_sql)} (candidates)" in out
 
 
 @pytest.mark.parametrize("list_file, expected", [("real_stage.toml", "stage_count"), ("real_referents.json", "referents_count")])
@@ -369,7 +369,7 @@ def test_subprocess_select(real_exports, db):
                            "--limit", "0"], capture_output=True, text=True, encoding="utf-8", env=environment, timeout=60)
     expected = count(db, "SELECT count(*) FROM candidats WHERE list_contains(viviers, 'Stage_Été 100%')")
     assert done.returncode == 0
-    assert f"{expected} rows of candidates match" in done.stdout
+    assert f"matching rows: {expected} (candidates)" in done.stdout
 
 
 # ================================================================ lists with exclusions and huge ids

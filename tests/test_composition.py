@@ -340,7 +340,7 @@ def test_cli_rules_sql_rows(request, capsys, db, bases, source):
 def test_cli_rules_select_count(request, capsys, real_exports, bases, source):
     path = request.getfixturevalue(source)
     _, out, _ = run(capsys, "--lang", "en", "select", "@dev_dispo", "--rules", str(path), "--data", str(real_exports), "--limit", "0")
-    assert re.search(rf"^{len(bases['dev'] & bases['dispo'])} rows of ", out, re.MULTILINE)
+    assert re.search(rf"^matching rows: {len(bases['dev'] & bases['dispo'])} ", out, re.MULTILINE)
 
 
 def test_cli_unknown_saved_exit_2(capsys, rule_folder):

@@ -383,7 +383,7 @@ def test_cli_select_count_uses_today(capsys, tiny):
     """Check the count with today = 9 March 2025: only candidates 1 and 2 were created up to that local date."""
     _, out, _ = run(capsys, "--lang", "en", "select", "candidats where date_creation <= today", "--data", str(tiny),
                     "--today", "09/03/2025", "--limit", "0")
-    assert re.search(r"^2 rows of ", out, re.MULTILINE)
+    assert re.search(r"^matching rows: 2 ", out, re.MULTILINE)
 
 
 def test_cli_select_default_today(capsys, tiny):
@@ -397,4 +397,4 @@ def test_cli_utc_catalog(capsys, tiny, utc_catalog_file):
     """Check that --catalog sets the time zone: read as UTC, candidates 1 and 3 were created on 2025-03-10."""
     _, out, _ = run(capsys, "--lang", "en", "select", "candidats where date_creation = 2025-03-10", "--data", str(tiny),
                     "--catalog", str(utc_catalog_file), "--limit", "0")
-    assert re.search(r"^2 rows of ", out, re.MULTILINE)
+    assert re.search(r"^matching rows: 2 ", out, re.MULTILINE)
