@@ -25,6 +25,7 @@ from .i18n import _, detect_language, set_language, text
 from .dates import today_in
 from .listdef import load_definition
 from .resolve import resolve
+from .store_cli import STORE_COMMANDS, add_store_commands
 from .words import describe
 
 logger = logging.getLogger("ernest_rules")
@@ -119,6 +120,7 @@ def build_parser(lang: str) -> argparse.ArgumentParser:
     export = commands.add_parser("export", parents=[common, data, listing], help=say("write the recipients of a list file to CSV, JSON or Parquet"))
     export.add_argument("list_file", metavar="LIST_FILE", help=say("list definition (.toml or .json)"))
     export.add_argument("--output", "-o", required=True, metavar="FILE", help=say("output file; its extension (.csv, .json, .parquet) sets the format"))
+    add_store_commands(commands, say, {"common": common, "data": data})
     return parser
 
 
@@ -363,4 +365,5 @@ def _check_limit(limit: int) -> None:
 
 COMMANDS = {"check": run_check, "sql": run_sql, "select": run_select, "preview": run_preview, "export": run_export,
             "explain": run_explain, "fmt": run_fmt, "tree": run_tree}
+COMMANDS.update(STORE_COMMANDS)
 

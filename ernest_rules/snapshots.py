@@ -442,12 +442,12 @@ def snapshot_recipients(store: Store | str | Path, snapshot_id: int, data_dir: s
             SELECT r.*, CASE WHEN {address_key} IN (SELECT recipient_key FROM er_optouts) THEN 'unsubscribed'
                              WHEN {address_key} IN (SELECT recipient_key FROM er_suppressed) THEN 'suppressed' END AS removal
             FROM snapshot_recipients AS r WHERE r.snapshot_id = ?""", [snapshot_id])
-        kept = connection.sql(f"SELECT {RECIPIENT_COLUMNS} FROM er_send WHERE removal IS NULL ORDER BY position").to_arrow_table()
+        remaining = connection.sql(f"SELECT {RECIPIENT_COLUMNS} FROM er_send WHERE removal IS NULL ORDER BY position").to_arrow_table()
         removed = connection.sql("SELECT recipient_key, kind, entity, id, email, display_name, removal AS reason FROM er_send "
                                  "WHERE removal IS NOT NULL ORDER BY position").to_arrow_table()
         fingerprint, _files = export_fingerprint(export)
-    logger.info("snapshot %d at send time: %d recipients, %d removed since the snapshot", snapshot_id, kept.num_rows, removed.num_rows)
-    return SendList(snapshot, kept, removed, export_changed=fingerprint != snapshot.fingerprint)
+    logger.info("snapshot %d at send time: %d recipients, %d removed since the snapshot", snapshot_id, remaining.num_rows, removed.num_rows)
+    return SendList(snapshot, remaining, removed, export_changed=fingerprint != snapshot.fingerprint)
 
 
 # ---------------------------------------------------------------- differences
