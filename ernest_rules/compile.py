@@ -270,12 +270,12 @@ class _Compiler:
 
     def exact(self, resolved: ResolvedField, literal: s.Literal) -> str:
         """`==`: the text as stored, case, accents and spaces included."""
+        if resolved.spec.type not in ("text", "list"):
+            return self.equals(resolved, [literal])
         column = self.column(resolved)
         if resolved.spec.type == "list":
             return f"coalesce(list_contains({column}, {self.bind(str(literal.value))}), false)"
-        if resolved.spec.type == "text":
-            return f"coalesce({column} = {self.bind(str(literal.value))}, false)"
-        return self.equals(resolved, [literal])
+        return f"coalesce({column} = {self.bind(str(literal.value))}, false)"
 
     def value(self, resolved: ResolvedField, literal: s.Literal) -> Any:
         if resolved.spec.type in ("text", "list"):
@@ -312,11 +312,9 @@ class _Compiler:
         """SQL for the key of the row reached from the current row through to-one relations."""
         if not relations:
             return f"{self.row}.{quote_identifier(owner.key)}"
-        # The last relation's column already contains the key of the row it reaches.
-        *leading, last = relations
-        if not leading:
-            return f"{self.row}.{quote_identifier(last.column)}"
-        return self.related_row(tuple(leading))(lambda alias: f"{alias}.{quote_identifier(last.column)}")
+        # Read the key on the reached row itself, so a link that points to no row gives NULL.
+        target = self.catalog.entity(relations[-1].target)
+        return self.related_row(tuple(relations))(lambda alias: f"{alias}.{quote_identifier(target.key)}")
 
     def related_row(self, relations: tuple):
         """Return a function that wraps a value read on the related row into nested scalar subqueries.

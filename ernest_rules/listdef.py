@@ -97,10 +97,19 @@ def load_definition(path: str | Path) -> ListDefinition:
     """Read a list definition from a .toml or .json file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ListDefinitionError(Problem(_("the list file {file} does not exist", file=Quoted(path)))) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except IsADirectoryError:
+        raise ListDefinitionError(Problem(_("{file} is a folder, not a list file: give a .toml or .json file", file=Quoted(path)))) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ListDefinitionError(Problem(_("the list file is not UTF-8 text (byte {position}): save it as UTF-8", position=error.start),
+                                          line=line, column=column, origin=str(path))) from None
+    except OSError as error:
         raise ListDefinitionError(Problem(_("cannot read the list file: {reason}", reason=str(error)), origin=str(path))) from None
     form = "json" if path.suffix.lower() == ".json" else "toml"
     return parse_definition(text, form, origin=str(path))
@@ -142,6 +151,17 @@ def _problem(item: dict, text: str | None, origin: str) -> Problem:
         message = _("missing key {key}", key=Quoted(key))
     elif kind == "extra_forbidden":
         message = _("unknown key {key}", key=Quoted(key))
+    elif kind == "literal_error":
+        choices = [Quoted(choice.strip(" '")) for choice in str(item.get("ctx", {}).get("expected", "")).replace(" or ", ", ").split(", ")]
+        message = _("{key} must be one of {choices}, not {value}", key=Quoted(key), choices=choices, value=Quoted(_short(item.get("input"))))
+    elif kind in ("less_than_equal", "less_than", "greater_than", "greater_than_equal"):
+        limits = item.get("ctx", {})
+        bound = limits.get("le", limits.get("lt", limits.get("gt", limits.get("ge"))))
+        template = (_("{key} must be at most {bound}, not {value}") if kind.startswith("less")
+                    else _("{key} must be more than {bound}, not {value}"))
+        message = _(template.msgid, key=Quoted(key), bound=bound, value=Quoted(_short(item.get("input"))))
+    elif kind.startswith("bool_"):
+        message = _("{key} must be true or false, not {value}", key=Quoted(key), value=Quoted(_short(item.get("input"))))
     elif kind == "value_error" and str(item.get("ctx", {}).get("error", "")) in _CUSTOM_ERRORS:
         message = _("{key}: {reason}", key=Quoted(key), reason=_CUSTOM_ERRORS[str(item["ctx"]["error"])])
     elif kind in ("string_too_short", "too_short"):

@@ -127,6 +127,7 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> s.Rule:
     if len(text) > limits.max_length:
         raise LimitError(Problem(_("the rule is {length} characters long; the limit is {limit}", length=len(text), limit=limits.max_length)))
     _check_nesting(text, limits)
+    _check_encodable(text)
 
     problems: list[Problem] = []
 
@@ -164,6 +165,16 @@ def parse(text: str, limits: Limits = DEFAULT_LIMITS) -> s.Rule:
         if isinstance(error.orig_exc, (RuleSyntaxError, LimitError)):
             raise error.orig_exc from None
         raise
+
+
+def _check_encodable(text: str) -> None:
+    """Reject lone UTF-16 surrogates (from undecodable bytes on a command line): they cannot reach DuckDB."""
+    for index, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            line = text.count("\n", 0, index) + 1
+            column = index - (text.rfind("\n", 0, index) + 1) + 1
+            raise RuleSyntaxError(Problem(_("invalid character at this place (not valid Unicode text): retype it"),
+                                          line=line, column=column, source=text.encode("utf-8", "replace").decode("utf-8")))
 
 
 def _check_nesting(text: str, limits: Limits) -> None:
