@@ -184,6 +184,9 @@ def open_export(path: str | Path | None = None, catalog: Catalog | None = None, 
     for warning in export.warnings:
         logger.debug("export warning: %s", warning.render("en"))
     if lock:
+        # NOTE: DuckDB's allowed_directories grants writing as well as reading, so a COPY TO into the export
+        # folder would be accepted. The product never sends COPY to this connection (files are written by a
+        # separate one), and values only ever arrive as parameters.
         allowed = [str(folder.resolve()) + os.sep, spill + os.sep]
         connection.execute("SET allowed_directories = $dirs", {"dirs": allowed})
         connection.execute("SET enable_external_access = false")
