@@ -150,35 +150,43 @@ SELECT m.*,
 FROM {tables.members} AS m LEFT JOIN {tables.verdicts} AS v USING (recipient_key)"""
 
 
+def winners_sql(tables: Tables, *, per_person: bool) -> str:
+    """Group the kept rows by recipient in one pass: the winning row and every source that brought it.
+
+    The winner is the row with the smallest (section, id, via), so the earliest
+    section wins, then the lowest id, then 'manual' before 'rule'. Sources are
+    sorted by section, entity, id and via.
+    """
+    unit = "entity || ':' || id" if per_person else "recipient_key"
+    return f"""
+SELECT {unit} AS unit,
+       arg_min({{'section': section, 'id': id, 'via': via, 'kind': kind, 'entity': entity, 'recipient_key': recipient_key,
+                 'address': address, 'display_name': display_name}}, (section, id, via)) AS winner,
+       list_transform(list_sort(list({{'section': section, 'entity': entity, 'id': id, 'via': via, 'kind': kind}})),
+                      lambda x: {{'section': x.section, 'kind': x.kind, 'via': x.via, 'entity': x.entity, 'id': x.id}}) AS sources,
+       count(*) AS rows
+FROM {tables.rows} WHERE exclusion IS NULL
+GROUP BY unit"""
+
+
 def recipients_sql(tables: Tables, *, per_person: bool) -> str:
     """Build one row per recipient: the winning row, every source that brought it, and the output position."""
-    unit = "entity || ':' || id" if per_person else "recipient_key"
-    output_key = "r.entity || ':' || r.id" if per_person else "r.recipient_key"
+    output_key = "w.winner.entity || ':' || w.winner.id" if per_person else "w.winner.recipient_key"
     return f"""
-WITH kept AS (SELECT *, {unit} AS unit FROM {tables.rows} WHERE exclusion IS NULL),
-ranked AS (SELECT *, row_number() OVER (PARTITION BY unit ORDER BY section, id, via) AS rank FROM kept),
-merged AS (
-  SELECT unit, list({{'section': section, 'kind': kind, 'via': via, 'entity': entity, 'id': id}} ORDER BY section, entity, id, via) AS sources
-  FROM kept GROUP BY unit
-)
-SELECT row_number() OVER (ORDER BY r.section, r.id, r.recipient_key) AS position,
-       {output_key} AS recipient_key, r.kind, r.entity, r.id,
-       nfc_normalize(trim(r.address)) AS email, r.display_name, r.section, m.sources
-FROM ranked AS r JOIN merged AS m USING (unit)
-WHERE r.rank = 1"""
+SELECT row_number() OVER (ORDER BY w.winner.section, w.winner.id, w.winner.recipient_key) AS position,
+       {output_key} AS recipient_key, w.winner.kind AS kind, w.winner.entity AS entity, w.winner.id AS id,
+       nfc_normalize(trim(w.winner.address)) AS email, w.winner.display_name AS display_name, w.winner.section AS section, w.sources
+FROM {tables.winners} AS w"""
 
 
 def excluded_sql(tables: Tables, *, per_person: bool) -> str:
     """Rows left out: excluded rows with their reason, and rows merged into another recipient ('duplicate')."""
-    unit = "entity || ':' || id" if per_person else "recipient_key"
+    unit = "r.entity || ':' || r.id" if per_person else "r.recipient_key"
     return f"""
-WITH kept AS (SELECT *, {unit} AS unit FROM {tables.rows} WHERE exclusion IS NULL),
-ranked AS (
-  SELECT *, row_number() OVER (PARTITION BY unit ORDER BY section, id, via) AS rank,
-         first_value(entity || ':' || id) OVER (PARTITION BY unit ORDER BY section, id, via) AS winner
-  FROM kept
-)
 SELECT section, kind, entity, id, via, raw_address AS address, exclusion AS reason, NULL::VARCHAR AS duplicate_of
 FROM {tables.rows} WHERE exclusion IS NOT NULL
 UNION ALL
-SELECT section, kind, entity, id, via, raw_address, 'duplicate', winner FROM ranked WHERE rank > 1"""
+SELECT r.section, r.kind, r.entity, r.id, r.via, r.raw_address, 'duplicate', w.winner.entity || ':' || w.winner.id
+FROM {tables.rows} AS r JOIN {tables.winners} AS w ON w.unit = {unit}
+WHERE r.exclusion IS NULL AND w.rows > 1
+  AND (r.section, r.id, r.via) <> (w.winner.section, w.winner.id, w.winner.via)"""

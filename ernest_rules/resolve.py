@@ -40,7 +40,7 @@ from .errors import ErnestRulesError, GuardError, ListDefinitionError, Problem
 from .export import Export, open_export
 from .i18n import Quoted, _
 from .listdef import ListDefinition, load_definition, validate_definition
-from .members import (SectionPlan, Tables, excluded_sql, members_sql, recipients_sql, rows_sql, unchecked_keys_sql)
+from .members import (SectionPlan, Tables, excluded_sql, members_sql, recipients_sql, rows_sql, unchecked_keys_sql, winners_sql)
 from .report import ExclusionIssue, IdIssue, Report, SectionSummary
 from .suppression import collect_suppressed, default_suppression_files
 
@@ -153,6 +153,7 @@ def _run(definition: ListDefinition, export: Export, plans: list[SectionPlan], t
                        f"{rows_sql(catalog, tables, consent_required=consent_required, include_inactive_users=definition.include_inactive_users)}")
     stage.done("exclusions")
     per_person = definition.dedup == "person"
+    connection.execute(f"CREATE TEMP TABLE {tables.winners} AS {winners_sql(tables, per_person=per_person)}")
     connection.execute(f"CREATE TEMP TABLE {tables.recipients} AS {recipients_sql(tables, per_person=per_person)}")
     connection.execute(f"CREATE TEMP TABLE {tables.excluded} AS {excluded_sql(tables, per_person=per_person)}")
     stage.done("anti-doublon")

@@ -8,6 +8,7 @@ a column, and a test checks that the two agree on every text of the real export.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # DuckDB's one-argument trim() removes exactly the Unicode space separators
 # (category Zs: space, no-break space, em space…) and keeps tabs and line breaks.
@@ -34,6 +35,7 @@ def fold_sql(expression: str) -> str:
     return f"lower(strip_accents(trim({expression})))"
 
 
+@lru_cache(maxsize=4096)
 def fold_name(name: str) -> str:
     """Fold an identifier (entity, field, keyword) for lookups and suggestions."""
     return fold(name).replace(" ", "_")
