@@ -59,7 +59,8 @@ def _section_sql(plan: SectionPlan, catalog: Catalog, tables: Tables) -> str:
     if plan.rule is not None:
         sources.append(f"SELECT 'rule' AS via, id FROM ({plan.rule.keys_sql})")
     if plan.manual:
-        sources.append(f"SELECT 'manual' AS via, id FROM {tables.manual} WHERE section = {plan.index} AND id IN (SELECT {key} FROM {table})")
+        # The join with the entity table below drops ids absent from the export.
+        sources.append(f"SELECT 'manual' AS via, id FROM {tables.manual} WHERE section = {plan.index}")
     raw = f"e.{quote_identifier(entity.email)}" if entity.email else "NULL::VARCHAR"
     address = address_sql(raw)
     display = ", ".join(f"e.{quote_identifier(column)}" for column in entity.display) or "NULL"

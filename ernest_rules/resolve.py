@@ -250,13 +250,15 @@ def typed_ids(values: list[int | str], entity: EntitySpec) -> tuple[list[Any], l
     repeated: list[Any] = []
     bad: list[str] = []
     for value in values:
-        if entity.key_type == "integer":
+        if entity.key_type == "integer" and type(value) is int and -(2**63) <= value < 2**63:
+            key: Any = value
+        elif entity.key_type == "integer":
             text = str(value).strip()
             if not _INTEGER.fullmatch(text) or not -(2**63) <= int(text) < 2**63:
                 # Keys are DuckDB BIGINTs: anything else cannot be an id of the export.
                 bad.append(str(value))
                 continue
-            key: Any = int(text)
+            key = int(text)
         else:
             key = str(value).strip()
         if key in typed:
