@@ -164,8 +164,11 @@ class _Checker:
             return None
         text = find_rule(self.rules, name)
         if text is None:
-            self.report(_("unknown saved rule {name}", name=Quoted(f"@{name}")), node.span,
-                        tuple(f"@{found}" for found in suggest(name, list(self.rules))))
+            if self.rules:
+                message = _("unknown saved rule {name}", name=Quoted(f"@{name}"))
+            else:
+                message = _("unknown saved rule {name}: no saved rules were given; pass them with --rules FILE", name=Quoted(f"@{name}"))
+            self.report(message, node.span, tuple(f"@{found}" for found in suggest(name, list(self.rules))))
             return None
         try:
             checked = check(parse(text, self.limits), self.catalog, text, rules=self.rules, limits=self.limits, _chain=(*self.chain, name))

@@ -191,7 +191,9 @@ def progress(message: str) -> Iterator[None]:
 
 
 def _read_rule(argument: str) -> str:
-    return sys.stdin.read() if argument == "-" else argument
+    text = sys.stdin.read() if argument == "-" else argument
+    # Editors on Windows start files with a byte order mark.
+    return text.removeprefix("\ufeff")
 
 
 def _catalog(options):
@@ -199,9 +201,16 @@ def _catalog(options):
 
 
 def _rules(options):
+    """Saved rules from --rules: a TOML file, a folder of .rule files, or a store file (.duckdb)."""
     from .rulebook import load_rulebook
 
-    return load_rulebook(options.rules) if options.rules else None
+    if not options.rules:
+        return None
+    if options.rules.endswith(".duckdb"):
+        from .store import Store
+
+        return Store(options.rules).rulebook()
+    return load_rulebook(options.rules)
 
 
 def _today(options):
@@ -338,6 +347,9 @@ def run_preview(options, lang: str) -> int:
     resolution = _resolve(options, lang)
     _print_value_warnings(resolution.rules(), resolution.export, lang)
     print_recipients(resolution, options.limit, lang)
+    if resolution.report.recipients > options.limit:
+        print(text("{shown} of {count} recipients shown; use --limit N to see more", lang, shown=options.limit,
+                   count=resolution.report.recipients))
     if options.include_excluded:
         print_excluded(resolution, options.limit, lang)
     print_summary(resolution.report, lang)

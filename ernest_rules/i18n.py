@@ -114,6 +114,18 @@ class Localized:
         return Quoted(self.french if language == "fr" else self.english).render(language)
 
 
+@dataclass(frozen=True)
+class Number:
+    """A number written the way the language does: 46,8 in French, 46.8 in English."""
+
+    value: float
+
+    def render(self, lang: str | None = None) -> str:
+        from babel.numbers import format_decimal
+
+        return format_decimal(self.value, locale="fr_FR" if detect_language(lang) == "fr" else "en_US")
+
+
 def _(msgid: str, **args: Any) -> Message:
     """Mark an English message for translation; the text renders later."""
     return Message(msgid, args)

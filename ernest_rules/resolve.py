@@ -38,7 +38,7 @@ from .compile import CompiledRule, compile_rule, quote_identifier
 from .dates import today_in
 from .errors import ErnestRulesError, GuardError, ListDefinitionError, Problem
 from .export import Export, open_export
-from .i18n import Quoted, _
+from .i18n import Number, Quoted, _
 from .listdef import ListDefinition, load_definition, validate_definition
 from .members import (SectionPlan, Tables, excluded_sql, members_sql, recipients_sql, rows_sql, unchecked_keys_sql, winners_sql)
 from .report import ExclusionIssue, IdIssue, Report, SectionSummary
@@ -331,8 +331,8 @@ def _check_guard(connection: duckdb.DuckDBPyConnection, plans: list[SectionPlan]
         elif share > limit:
             problems.append(Problem(_("the rule selects {selected} of {count} rows of {kind} ({share}%), more than the allowed {limit}%: "
                                       "narrow it, or confirm with --allow-all (allow_all=True in Python)",
-                                      selected=selected, count=universe, kind=plan.kind.name, share=round(share * 100, 1),
-                                      limit=round(limit * 100, 1)), origin=f"sections[{plan.index}].rule"))
+                                      selected=selected, count=universe, kind=plan.kind.name, share=Number(round(share * 100, 1)),
+                                      limit=Number(round(limit * 100, 1))), origin=f"sections[{plan.index}].rule"))
     if problems:
         raise GuardError(problems)
     return shares
