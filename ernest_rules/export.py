@@ -108,11 +108,26 @@ class Export:
             raise
         except duckdb.Error as error:
             # A damaged file (corrupt Parquet, truncated CSV) is only detected when its rows are read.
+            damaged = self._damaged_file()
+            if damaged is not None:
+                raise DataError(Problem(_("cannot read {file}: {reason}; check or replace this file", file=Quoted(damaged),
+                                          reason=_error_text(error)))) from None
             raise DataError(Problem(_("cannot read the export in {folder}: {reason}; check its files", folder=Quoted(self.path),
                                       reason=_error_text(error)))) from None
         finally:
             if timer is not None:
                 timer.cancel()
+
+    def _damaged_file(self) -> Path | None:
+        """Find the Parquet file whose rows cannot be read, by reading each one in full (only after an error)."""
+        if self.form != "parquet":
+            return None
+        for entity in self.catalog.entities:
+            try:
+                self.connection.execute(f"SELECT max(hash(COLUMNS(*))) FROM {quote_identifier(entity.table)}").fetchall()
+            except duckdb.Error:
+                return self.files.get(entity.name)
+        return None
 
     def close(self) -> None:
         self.connection.close()

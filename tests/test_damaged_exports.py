@@ -189,8 +189,6 @@ def test_corrupt_header_fails_cleanly(tmp_path, capsys):
     assert "impossible de lire" in err
 
 
-@pytest.mark.xfail(strict=True, reason="a Parquet file whose first bytes are overwritten is reported as the whole export folder, "
-                                       "without naming the damaged file")
 def test_corrupt_header_names_file(tmp_path):
     folder = tmp_path / "parquet"
     shutil.copytree(SAMPLES / "parquet", folder)
