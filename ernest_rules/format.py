@@ -237,16 +237,7 @@ class _Printer:
 
 
 def _children(node) -> list:
-    """Sub-rules and sub-conditions of a node (leaves such as literals and fields are printed directly)."""
-    if isinstance(node, s.SetOperation):
-        return [node.left, node.right]
-    if isinstance(node, (s.And, s.Or)):
-        return list(node.operands)
-    if isinstance(node, s.Not):
-        return [node.operand]
-    if isinstance(node, (s.Query, s.Quantified)):
-        return [node.where] if node.where is not None else []
-    return []
+    return s.children(node)
 
 
 def _left_needs_parentheses(node: s.SetOperation) -> bool:

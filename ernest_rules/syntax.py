@@ -192,3 +192,16 @@ class SetOperation:
 
 
 Rule = Union[Query, SetOperation, Reference]
+
+
+def children(node) -> list:
+    """Return the sub-rules and sub-conditions of a node; literals and fields have none."""
+    if isinstance(node, SetOperation):
+        return [node.left, node.right]
+    if isinstance(node, (And, Or)):
+        return list(node.operands)
+    if isinstance(node, Not):
+        return [node.operand]
+    if isinstance(node, (Query, Quantified)):
+        return [node.where] if node.where is not None else []
+    return []

@@ -126,15 +126,7 @@ def dumps(rule: s.Rule, *, spans: bool = False, indent: int | None = 2) -> str:
 
 
 def _children(node) -> list:
-    if isinstance(node, s.SetOperation):
-        return [node.left, node.right]
-    if isinstance(node, (s.And, s.Or)):
-        return list(node.operands)
-    if isinstance(node, s.Not):
-        return [node.operand]
-    if isinstance(node, (s.Query, s.Quantified)):
-        return [node.where] if node.where is not None else []
-    return []
+    return s.children(node)
 
 
 def _span_json(span: s.Span) -> dict:
