@@ -326,11 +326,11 @@ def _check_guard(connection: duckdb.DuckDBPyConnection, plans: list[SectionPlan]
             continue
         if _selects_everything(plan.rule.checked.node):
             problems.append(Problem(_("the rule has no condition and selects all {count} rows: add a condition, "
-                                      "or confirm with --allow-all (allow_all=True in Python)", count=universe, kind=plan.kind.name),
+                                      "or confirm with --allow-all (allow_all in Python and in HTTP requests)", count=universe, kind=plan.kind.name),
                                     origin=f"sections[{plan.index}].rule"))
         elif share > limit:
             problems.append(Problem(_("the rule selects {selected} of {count} rows of {kind} ({share}%), more than the allowed {limit}%: "
-                                      "narrow it, or confirm with --allow-all (allow_all=True in Python)",
+                                      "narrow it, or confirm with --allow-all (allow_all in Python and in HTTP requests)",
                                       selected=selected, count=universe, kind=plan.kind.name, share=Number(round(share * 100, 1)),
                                       limit=Number(round(limit * 100, 1))), origin=f"sections[{plan.index}].rule"))
     if problems:
