@@ -15,3 +15,23 @@ def find_real_exports() -> Path | None:
         places.append(Path(os.environ["ERNEST_REAL_EXPORTS"]))
     places.append(REPO_ROOT.parent / "shared" / "real-exports")
     return next((place for place in places if (place / "parquet").is_dir()), None)
+
+
+TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
+
+
+def hand_connection(real_exports: Path, *, anomalies: bool = False):
+    """Open a DuckDB connection of the tests' own: one view per Parquet file, and anomaly_ids.csv as `anomalies`.
+
+    Expected values are computed on it with hand-written SQL, never with the product's compiler.
+    """
+    import duckdb
+
+    connection = duckdb.connect()
+    for table in TABLES:
+        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
+        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
+    if anomalies:
+        listing = (real_exports / "anomaly_ids.csv").as_posix().replace("'", "''")
+        connection.execute(f"CREATE TABLE anomalies AS SELECT * FROM read_csv('{listing}', header=true, all_varchar=true)")
+    return connection

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from ernest_rules.cli import main
+from real_data import hand_connection
 
 ROOT = Path(__file__).resolve().parents[1]
 LISTS = Path(__file__).resolve().parent / "lists"
@@ -35,12 +36,7 @@ def clean_environment(monkeypatch):
 @pytest.fixture(scope="module")
 def db(real_exports):
     """Open a DuckDB connection of the tests' own over the Parquet files."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
-    anomalies = (real_exports / "anomaly_ids.csv").as_posix().replace("'", "''")
-    connection.execute(f"CREATE TABLE anomalies AS SELECT * FROM read_csv('{anomalies}', header=true, all_varchar=true)")
+    connection = hand_connection(real_exports, anomalies=True)
     yield connection
     connection.close()
 

@@ -14,14 +14,13 @@ import os
 import re
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ernest_rules import RuleCheckError, compile_rule, open_export
+from real_data import hand_connection
 from ernest_rules.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
 
 DEV = 'candidats where vivier = "Dev"'
 DISPO = 'candidats where statut = "Disponible"'
@@ -44,10 +43,7 @@ SAVED = {
 @pytest.fixture(scope="module")
 def db(real_exports):
     """Open an independent DuckDB connection over the Parquet files, with a hand-written fold macro."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
+    connection = hand_connection(real_exports)
     connection.execute("CREATE MACRO fold(x) AS lower(strip_accents(trim(x)))")
     yield connection
     connection.close()

@@ -21,20 +21,17 @@ import duckdb
 import pytest
 
 from ernest_rules import ErnestRulesError, compile_rule, default_catalog, load_catalog, open_export
+from real_data import hand_connection
 from ernest_rules.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
 TODAY = dt.date(2025, 3, 31)
 
 
 @pytest.fixture(scope="module")
 def db(real_exports):
     """An independent DuckDB connection over the Parquet files."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
+    connection = hand_connection(real_exports)
     yield connection
     connection.close()
 

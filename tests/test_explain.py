@@ -12,16 +12,15 @@ import datetime as dt
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ernest_rules import compile_rule, default_catalog, describe, open_export
+from real_data import hand_connection
 from ernest_rules.explain import (Explanation, FunnelStep, bar, explain_definition, explain_rule, format_count, format_share,
                                   render_funnel)
 from ernest_rules.export import Export
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
 
 # Hand-written conditions over the raw tables (statut, source, etape and type_contrat hold clean spellings;
 # viviers hold variants such as ' Dev' and 'dev', hence the folding of their items).
@@ -40,10 +39,7 @@ def export(real_exports):
 @pytest.fixture(scope="module")
 def raw(real_exports):
     """A DuckDB connection where each table is a view over its Parquet file, for hand-written SQL."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = str(real_exports / "parquet" / f"{table}.parquet").replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
+    connection = hand_connection(real_exports)
     yield connection
     connection.close()
 

@@ -18,12 +18,12 @@ import pyarrow as pa
 import pytest
 
 from ernest_rules import ListDefinitionError, open_export, resolve
+from real_data import hand_connection
 from ernest_rules.cli import main
 from ernest_rules.errors import GuardError
 from ernest_rules.suppression import SUPPRESSION_ENV_VAR
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
 
 # The recipient key computed by hand: trimmed (U+00A0 included), NFC, lower-cased.
 KEY_SQL = "lower(nfc_normalize(trim({})))"
@@ -48,12 +48,7 @@ INACTIVE_RULES = {"referents_rh": "referents_rh of offres where not referent_rh.
 @pytest.fixture(scope="module")
 def db(real_exports):
     """An independent DuckDB connection over the Parquet files, anomaly_ids.csv and hand-made helper tables."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
-    anomalies = (real_exports / "anomaly_ids.csv").as_posix().replace("'", "''")
-    connection.execute(f"CREATE TABLE anomalies AS SELECT * FROM read_csv('{anomalies}', header=true, all_varchar=true)")
+    connection = hand_connection(real_exports, anomalies=True)
 
     # Rows whose email field is not an address: isemail error cases, and contacts holding a sentence.
     connection.execute("""

@@ -19,25 +19,19 @@ import datetime as dt
 import os
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ernest_rules import compile_rule, open_export
+from real_data import hand_connection
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
 TODAY = dt.date(2025, 3, 31)
 
 
 @pytest.fixture(scope="module")
 def db(real_exports):
     """Open an independent DuckDB connection over the Parquet files, with a hand-written fold macro."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
-    anomalies = (real_exports / "anomaly_ids.csv").as_posix().replace("'", "''")
-    connection.execute(f"CREATE TABLE anomalies AS SELECT * FROM read_csv('{anomalies}', header=true, all_varchar=true)")
+    connection = hand_connection(real_exports, anomalies=True)
     connection.execute("CREATE MACRO fold(x) AS lower(strip_accents(trim(x)))")
     yield connection
     connection.close()

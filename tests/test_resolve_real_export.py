@@ -18,10 +18,10 @@ import duckdb
 import pytest
 
 from ernest_rules import ListDefinitionError, open_export, resolve
+from real_data import hand_connection
 from ernest_rules.errors import GuardError
 
 ROOT = Path(__file__).resolve().parents[1]
-TABLES = ("candidats", "contacts", "societes", "offres", "utilisateurs", "candidatures")
 
 # Which entity each section kind reads.
 KIND_ENTITY = {
@@ -42,12 +42,7 @@ INVALID_KINDS = ("email_invalid_isemail", "email_is_a_sentence")
 @pytest.fixture(scope="module")
 def db(real_exports):
     """Open a DuckDB connection of the tests' own over the Parquet files and anomaly_ids.csv."""
-    connection = duckdb.connect()
-    for table in TABLES:
-        path = (real_exports / "parquet" / f"{table}.parquet").as_posix().replace("'", "''")
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{path}')")
-    anomalies = (real_exports / "anomaly_ids.csv").as_posix().replace("'", "''")
-    connection.execute(f"CREATE TABLE anomalies AS SELECT * FROM read_csv('{anomalies}', header=true, all_varchar=true)")
+    connection = hand_connection(real_exports, anomalies=True)
     # Invalid addresses: the rows of INVALID_KINDS, and the addresses of a synthetic domain whose first label
     # has 77 characters. A DNS label has at most 63 (RFC 1035), so no mail can reach that domain.
     long_label = " UNION ALL ".join(

@@ -9,7 +9,6 @@ addresses. The all-or-nothing test kills a real process in the middle of a
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import shutil
@@ -24,11 +23,10 @@ import duckdb
 import pytest
 
 from ernest_rules import cli
-from ernest_rules.errors import ErnestRulesError, GuardError
+from ernest_rules.errors import GuardError
 from ernest_rules.store import NotFoundError, Store
 from ernest_rules.snapshots import (snapshot_add, snapshot_create, snapshot_diff, snapshot_diff_now, snapshot_get, snapshot_list,
                                     snapshot_page, snapshot_recipients, snapshot_write)
-from ernest_rules.store_cli import STORE_COMMANDS, add_store_commands
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples" / "data" / "parquet"
@@ -523,32 +521,9 @@ def test_store_writable_after_kill(killed_snapshot):
 # ---------------------------------------------------------------- CLI
 
 
-def snapshot_parser() -> argparse.ArgumentParser:
-    """A parser with the snapshot commands and the CLI's shared options, for when cli.py does not add them yet."""
-    common = argparse.ArgumentParser(add_help=False)
-    for option in ("--lang", "--catalog", "--rules", "--today"):
-        common.add_argument(option, default=argparse.SUPPRESS)
-    data = argparse.ArgumentParser(add_help=False)
-    data.add_argument("--data")
-    data.add_argument("--memory-limit")
-    data.add_argument("--time-limit", type=float)
-    parser = argparse.ArgumentParser(prog="ernest-rules")
-    for option in ("--lang", "--catalog", "--rules", "--today"):
-        parser.add_argument(option)
-    add_store_commands(parser.add_subparsers(dest="command", required=True), lambda message: message, {"common": common, "data": data})
-    return parser
-
-
 def run_cli(argv: list[str]) -> int:
-    """Run `ernest-rules ARGV` through cli.main when it has the snapshot commands, else through their handlers."""
-    if "snapshot" in cli.COMMANDS:
-        return cli.main(["--lang", "en", *argv])
-    options = snapshot_parser().parse_args(argv)
-    try:
-        return STORE_COMMANDS[options.command](options, "en")
-    except ErnestRulesError as error:
-        print(error.render("en"), file=sys.stderr)
-        return 2
+    """Run `ernest-rules ARGV` in English, in this process."""
+    return cli.main(["--lang", "en", *argv])
 
 
 @pytest.fixture

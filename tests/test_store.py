@@ -6,7 +6,6 @@ numbers, keys that change, texts), or read back with plain SQL from the store fi
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import subprocess
@@ -22,7 +21,6 @@ from ernest_rules import ListDefinitionError
 from ernest_rules import cli
 from ernest_rules.errors import ErnestRulesError, RuleCheckError
 from ernest_rules.store import NotFoundError, Store, StoreBusyError, StoreError, summary_text
-from ernest_rules.store_cli import STORE_COMMANDS, add_store_commands
 from ernest_rules.store_schema import StoreUnavailableError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -429,32 +427,9 @@ def test_two_writers_record_users(two_writers):
 # ---------------------------------------------------------------- CLI
 
 
-def store_parser() -> argparse.ArgumentParser:
-    """A parser with the store commands and the CLI's shared options, for when cli.py does not add them yet."""
-    common = argparse.ArgumentParser(add_help=False)
-    for option in ("--lang", "--catalog", "--rules", "--today"):
-        common.add_argument(option, default=argparse.SUPPRESS)
-    data = argparse.ArgumentParser(add_help=False)
-    data.add_argument("--data")
-    data.add_argument("--memory-limit")
-    data.add_argument("--time-limit", type=float)
-    parser = argparse.ArgumentParser(prog="ernest-rules")
-    for option in ("--lang", "--catalog", "--rules", "--today"):
-        parser.add_argument(option)
-    add_store_commands(parser.add_subparsers(dest="command", required=True), lambda message: message, {"common": common, "data": data})
-    return parser
-
-
 def run_cli(argv: list[str]) -> int:
-    """Run `ernest-rules ARGV` through cli.main when it has the store commands, else through their handlers."""
-    if "store" in cli.COMMANDS:
-        return cli.main(["--lang", "en", *argv])
-    options = store_parser().parse_args(argv)
-    try:
-        return STORE_COMMANDS[options.command](options, "en")
-    except ErnestRulesError as error:
-        print(error.render("en"), file=sys.stderr)
-        return 2
+    """Run `ernest-rules ARGV` in English, in this process."""
+    return cli.main(["--lang", "en", *argv])
 
 
 @pytest.fixture
