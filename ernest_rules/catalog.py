@@ -132,9 +132,9 @@ class EntitySpec(_Model):
 class KindSpec(_Model):
     """A recipient kind of list sections.
 
-    A direct kind (`candidats`) holds rows of `entity`. A referent kind holds the
-    rows of `entity` (users) whose key appears in `through_column` of the
-    `through` entity (offers); its rules are written `<kind> of <through>`.
+    A direct kind (`candidats`) contains rows of `entity`. A referent kind contains
+    the rows of `entity` (users) whose key appears in `through_column` of the
+    `through` entity (offers), and its rules are written `<kind> of <through>`.
     """
 
     name: str

@@ -21,7 +21,7 @@ from .rulebook import find_rule
 from .text import fold_name
 
 def keyword(token: str) -> Localized:
-    """A keyword of the grammar, shown in the user's language."""
+    """Return a keyword of the grammar, to be shown in the user's language."""
     english, french = TOKEN_WORDS[token]
     return Localized(english, french)
 
@@ -411,7 +411,7 @@ class _Checker:
 
 
 def literal_text(value: s.Literal) -> str:
-    """A literal as the user would write it (for messages)."""
+    """Return a literal as the user would write it (for messages)."""
     if value.type == "boolean":
         return "true" if value.value else "false"
     if isinstance(value.value, s.RelativeDate):

@@ -41,7 +41,7 @@ class CompiledRule:
     `keys_sql` selects the keys of the matching `entity` rows, each once;
     `rows_sql` selects the matching rows themselves, in key order. For a single
     query, `condition` is the boolean SQL expression over the rows of the
-    checked rule's `scope` (alias `t`); it is None for set operations.
+    checked rule's `scope` (alias `t`). It is None for set operations.
     `today` is the date that `today` stood for.
     """
 

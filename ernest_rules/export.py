@@ -138,7 +138,7 @@ def find_form(path: Path, catalog: Catalog) -> tuple[Path, Form]:
     if not path.exists():
         raise DataError(Problem(_("the data folder {path} does not exist: give an export folder with --data", path=Quoted(path))))
     if not path.is_dir():
-        raise DataError(Problem(_("{path} is not a folder: give the folder that holds the export files", path=Quoted(path))))
+        raise DataError(Problem(_("{path} is not a folder: give the folder that contains the export files", path=Quoted(path))))
     for folder, form in ((path, "parquet"), (path, "csv-fr"), (path / "parquet", "parquet"), (path / "csv-fr", "csv-fr")):
         suffix = ".parquet" if form == "parquet" else ".csv"
         if folder.is_dir() and any((folder / f"{entity.table}{suffix}").is_file() for entity in catalog.entities):

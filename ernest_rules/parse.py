@@ -210,7 +210,7 @@ def _check_nesting(text: str, limits: Limits) -> None:
 def _acceptable(state, candidates: set[str]) -> set[str]:
     """Keep the terminals (and the end of the rule) that the parser state really accepts.
 
-    The lexer's `allowed` set is the union of several parser states; feeding each
+    The lexer's `allowed` set is the union of several parser states. Feeding each
     terminal to a copy of the state, as Lark's own `accepts()` does, narrows it.
     """
     accepted = set()
@@ -250,7 +250,8 @@ def _syntax_problem(error: UnexpectedInput, text: str) -> Problem:
             message = _("unexpected character {char}; expected {expected}", char=Quoted(char), expected=ExpectedTokens(allowed))
         return Problem(message, line=line, column=column, source=text)
     if isinstance(error, UnexpectedToken):
-        # `accepts` is what the parser state really takes (it includes the end of the rule when the rule may stop here); `expected` is a wider guess.
+        # `accepts` is the set the parser state really takes, the end of the rule included when the rule may stop
+        # here. `expected` is a wider guess.
         expected = ExpectedTokens(set(getattr(error, "accepts", None) or error.expected or ()))
         if error.token.type == "$END":
             line, column = _end_position(text)
@@ -367,7 +368,7 @@ class _ToSyntax(Transformer_NonRecursive):
         field, _keyword, *values = children
         values = tuple(value for value in values if value is not None)
         if len(values) > self._limits.max_values:
-            raise LimitError(Problem(_("the list holds {count} values; the limit is {limit}", count=len(values), limit=self._limits.max_values),
+            raise LimitError(Problem(_("the list contains {count} values; the limit is {limit}", count=len(values), limit=self._limits.max_values),
                                      line=meta.line, column=meta.column, source=self._text))
         return s.Membership(field, values, negated, _span(meta))
 
@@ -408,7 +409,7 @@ class _ToSyntax(Transformer_NonRecursive):
     def _listed(self, meta, values) -> tuple:
         values = tuple(value for value in values if value is not None)
         if len(values) > self._limits.max_values:
-            raise LimitError(Problem(_("the list holds {count} values; the limit is {limit}", count=len(values), limit=self._limits.max_values),
+            raise LimitError(Problem(_("the list contains {count} values; the limit is {limit}", count=len(values), limit=self._limits.max_values),
                                      line=meta.line, column=meta.column, source=self._text))
         return values
 

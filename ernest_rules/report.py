@@ -30,7 +30,7 @@ UNREACHABLE_REASONS = ("missing_address", "several_addresses", "invalid_address"
 
 
 class SectionSummary(BaseModel):
-    """What one section contributed; `share` is the part of its kind the rule selects (0–1)."""
+    """Contribution of one section. `share` is the part of its kind that the rule selects (0–1)."""
 
     index: int
     label: str

@@ -333,7 +333,7 @@ def test_limit_on_values():
     error = raised('candidats where\n  statut not in ("a", "b", "c", "d")', limits=Limits(max_values=3))
     assert isinstance(error, LimitError)
     assert (error.problems[0].line, error.problems[0].column) == (2, 3)
-    assert error.problems[0].message.render("en") == "the list holds 4 values; the limit is 3"
+    assert error.problems[0].message.render("en") == "the list contains 4 values; the limit is 3"
 
 
 def test_values_at_limit_compile():
